@@ -1,0 +1,291 @@
+"""TOML config -> frozen settings.
+
+Every problem names the key it is about (``sources[2].interval``), unknown keys
+get a did-you-mean, and ``${VAR}`` is read from the environment so secrets
+never have to live in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import ConfigError
+from monitor.timeutil import parse_duration
+
+DEFAULT_USER_AGENT = "monitor/0.1 (+https://github.com/monitor-news/monitor)"
+_SOURCE_NAME = re.compile(r"^[a-z0-9_-]+$")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One feed to poll."""
+
+    name: str
+    url: str
+    interval: timedelta = timedelta(minutes=10)
+    timeout: timedelta = timedelta(seconds=20)
+    full_text: bool = False
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """Slack through an Incoming Webhook, or a bot token and a default channel."""
+
+    webhook_url: str = ""
+    token: str = ""
+    channel: str = ""
+    base_url: str = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    """An SMTP relay and the default recipients."""
+
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"
+    username: str = ""
+    password: str = ""
+    sender: str = "monitor@localhost"
+    recipients: tuple[str, ...] = ()
+    timeout: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole config, paths resolved against the config file's folder."""
+
+    path: Path
+    database: Path
+    rules: Path
+    sources: tuple[SourceConfig, ...]
+    slack: SlackConfig | None = None
+    email: EmailConfig | None = None
+    user_agent: str = DEFAULT_USER_AGENT
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The configured alert channels; the console stands in when there are none."""
+        names = []
+        if self.slack:
+            names.append("slack")
+        if self.email:
+            names.append("email")
+        return tuple(names) or ("console",)
+
+
+_TOP_KEYS = {"database", "rules", "sources", "notify", "user_agent"}
+_SOURCE_KEYS = {"name", "url", "interval", "timeout", "full_text"}
+_NOTIFY_KEYS = {"slack", "email"}
+_SLACK_KEYS = {"webhook_url", "token", "channel", "base_url"}
+_EMAIL_KEYS = {
+    "host",
+    "port",
+    "security",
+    "username",
+    "password",
+    "sender",
+    "recipients",
+    "timeout",
+}
+_SECURITY = ("none", "starttls", "tls")
+
+
+def default_config_path() -> Path:
+    """``$MONITOR_CONFIG``, else ``./monitor.toml``."""
+    return Path(os.environ.get("MONITOR_CONFIG") or "monitor.toml")
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the config file at ``path``."""
+    environ = os.environ if environ is None else environ
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {str(path)!r} not found",
+            hint="pass --config PATH, set MONITOR_CONFIG, or copy config.example.toml "
+            "to monitor.toml",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}", hint="fix the TOML syntax at that line") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from exc
+    reader = _Reader(path, environ)
+    return reader.settings(raw)
+
+
+class _Reader:
+    """Walks the parsed TOML, checking keys and types, naming each key in errors."""
+
+    def __init__(self, path: Path, environ: Mapping[str, str]) -> None:
+        self.path = path
+        self.base = path.parent
+        self.environ = environ
+
+    def fail(self, key: str, message: str, hint: str = "") -> ConfigError:
+        return ConfigError(f"{self.path}: {key}: {message}", hint=hint)
+
+    def check_keys(self, table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else ""
+                hint = hint or f"known keys here: {', '.join(sorted(allowed))}"
+                raise self.fail(f"{where}{key}", "unknown key", hint)
+
+    def string(self, table: Mapping[str, Any], key: str, where: str, default: str) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(f"{where}{key}", f"expected a string, got {value!r}")
+        return self.expand(value, f"{where}{key}")
+
+    def expand(self, value: str, key: str) -> str:
+        def replace(found: re.Match[str]) -> str:
+            name = found.group(1)
+            if name not in self.environ:
+                raise self.fail(
+                    key,
+                    f"environment variable {name} is not set",
+                    hint=f"export {name}=... (or put it in the systemd EnvironmentFile)",
+                )
+            return self.environ[name]
+
+        return _VAR.sub(replace, value)
+
+    def duration(self, table: Mapping[str, Any], key: str, where: str, default: str) -> timedelta:
+        text = self.string(table, key, where, default)
+        try:
+            value = parse_duration(text)
+        except ValueError as exc:
+            raise self.fail(f"{where}{key}", str(exc)) from None
+        if value < timedelta(seconds=1):
+            raise self.fail(f"{where}{key}", "must be at least 1s")
+        return value
+
+    def boolean(self, table: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}{key}", f"expected true or false, got {value!r}")
+        return value
+
+    def table(self, parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
+        value = parent.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.fail(f"{where}{key}", "expected a table")
+        return value
+
+    def settings(self, raw: Mapping[str, Any]) -> Settings:
+        self.check_keys(raw, _TOP_KEYS, "")
+        notify = self.table(raw, "notify", "") or {}
+        self.check_keys(notify, _NOTIFY_KEYS, "notify.")
+        return Settings(
+            path=self.path,
+            database=self.base / self.string(raw, "database", "", "monitor.db"),
+            rules=self.base / self.string(raw, "rules", "", "rules"),
+            sources=self.sources(raw.get("sources", [])),
+            slack=self.slack(self.table(notify, "slack", "notify.")),
+            email=self.email(self.table(notify, "email", "notify.")),
+            user_agent=self.string(raw, "user_agent", "", DEFAULT_USER_AGENT),
+        )
+
+    def sources(self, raw: Any) -> tuple[SourceConfig, ...]:
+        if not isinstance(raw, list):
+            raise self.fail("sources", "expected [[sources]] tables")
+        result: list[SourceConfig] = []
+        seen: set[str] = set()
+        for index, table in enumerate(raw):
+            where = f"sources[{index}]."
+            if not isinstance(table, dict):
+                raise self.fail(f"sources[{index}]", "expected a table")
+            self.check_keys(table, _SOURCE_KEYS, where)
+            name = self.string(table, "name", where, "")
+            if not _SOURCE_NAME.match(name):
+                raise self.fail(
+                    f"{where}name",
+                    f"{name!r} is not a valid source name",
+                    hint="use lower-case letters, digits, '_' and '-' only",
+                )
+            if name in seen:
+                raise self.fail(f"{where}name", f"source {name!r} is defined twice")
+            seen.add(name)
+            url = self.string(table, "url", where, "")
+            if not url.startswith(("http://", "https://", "file://")):
+                raise self.fail(
+                    f"{where}url",
+                    f"{url!r} is not an http(s):// or file:// URL",
+                    hint="write the full address, like https://example.org/rss.xml",
+                )
+            result.append(
+                SourceConfig(
+                    name=name,
+                    url=url,
+                    interval=self.duration(table, "interval", where, "10m"),
+                    timeout=self.duration(table, "timeout", where, "20s"),
+                    full_text=self.boolean(table, "full_text", where, False),
+                )
+            )
+        return tuple(result)
+
+    def slack(self, table: Mapping[str, Any] | None) -> SlackConfig | None:
+        if table is None:
+            return None
+        where = "notify.slack."
+        self.check_keys(table, _SLACK_KEYS, where)
+        config = SlackConfig(
+            webhook_url=self.string(table, "webhook_url", where, ""),
+            token=self.string(table, "token", where, ""),
+            channel=self.string(table, "channel", where, ""),
+            base_url=self.string(table, "base_url", where, SlackConfig.base_url),
+        )
+        if not config.webhook_url and not config.token:
+            raise self.fail(
+                "notify.slack",
+                "needs webhook_url or token",
+                hint="set webhook_url to an Incoming Webhook, or token and channel for a bot",
+            )
+        if config.token and not config.webhook_url and not config.channel:
+            raise self.fail(
+                "notify.slack.channel",
+                "a bot token needs a default channel",
+                hint='add channel = "#media-alerts"',
+            )
+        return config
+
+    def email(self, table: Mapping[str, Any] | None) -> EmailConfig | None:
+        if table is None:
+            return None
+        where = "notify.email."
+        self.check_keys(table, _EMAIL_KEYS, where)
+        port = table.get("port", 25)
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise self.fail(f"{where}port", f"expected a port number, got {port!r}")
+        security = self.string(table, "security", where, "none")
+        if security not in _SECURITY:
+            raise self.fail(
+                f"{where}security", f"{security!r} is not one of {', '.join(_SECURITY)}"
+            )
+        recipients = table.get("recipients", [])
+        if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+            raise self.fail(f"{where}recipients", "expected a list of addresses")
+        return EmailConfig(
+            host=self.string(table, "host", where, "localhost"),
+            port=port,
+            security=security,
+            username=self.string(table, "username", where, ""),
+            password=self.string(table, "password", where, ""),
+            sender=self.string(table, "sender", where, "monitor@localhost"),
+            recipients=tuple(self.expand(r, f"{where}recipients") for r in recipients),
+            timeout=self.duration(table, "timeout", where, "30s"),
+        )
