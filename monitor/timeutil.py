@@ -16,7 +16,9 @@ def parse_duration(text: str) -> timedelta:
     """
     found = _DURATION.match(text)
     if not found:
-        raise ValueError(f"{text!r} is not a duration; write a number and a unit, like 30s, 10m, 1h or 1d")
+        raise ValueError(
+            f"{text!r} is not a duration; write a number and a unit, like 30s, 10m, 1h or 1d"
+        )
     return timedelta(seconds=int(found.group(1)) * _UNIT_SECONDS[found.group(2)])
 
 
