@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from monitor.errors import ConfigError
 from monitor.timeutil import parse_duration
@@ -227,6 +228,8 @@ class _Reader:
                     f"{url!r} is not an http(s):// or file:// URL",
                     hint="write the full address, like https://example.org/rss.xml",
                 )
+            if url.startswith("file://"):
+                url = self.file_url(url)
             result.append(
                 SourceConfig(
                     name=name,
@@ -237,6 +240,11 @@ class _Reader:
                 )
             )
         return tuple(result)
+
+    def file_url(self, url: str) -> str:
+        """``file://feeds/x.xml`` is relative to the config's folder, like other paths."""
+        local = Path(unquote(url.removeprefix("file://")))
+        return (self.base / local).resolve().as_uri()
 
     def slack(self, table: Mapping[str, Any] | None) -> SlackConfig | None:
         if table is None:

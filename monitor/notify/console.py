@@ -1,0 +1,29 @@
+"""The console notifier: alerts on stdout, for trying rules out and for setups with no channel."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from monitor.errors import DeliveryError
+from monitor.models import Alert
+from monitor.notify.render import plain_text
+
+
+class ConsoleNotifier:
+    """Prints each alert as plain text followed by a blank line; ``target`` is ignored."""
+
+    channel = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        # Resolved at call time rather than as a default argument, so a stream
+        # swapped in later (pytest's capsys, a redirected stdout) is honoured.
+        self._stream = stream
+
+    def send(self, alert: Alert, target: str) -> None:
+        stream = self._stream if self._stream is not None else sys.stdout
+        try:
+            stream.write(plain_text(alert) + "\n\n")
+            stream.flush()
+        except OSError as exc:  # a closed pipe (monitor run | head) or a full disk
+            raise DeliveryError(f"cannot write the alert to the console: {exc}") from exc
