@@ -20,6 +20,7 @@ import hashlib
 import itertools
 import json
 import socket
+import socketserver
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,6 +73,13 @@ class _LoopbackHTTPServer(ThreadingHTTPServer):
         self.closing = threading.Event()
         # Handlers reach the FeedServer/SlackServer that owns them through this.
         self.owner = owner
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would call socket.getfqdn(), a reverse DNS lookup that can
+        # leave the machine; the name is only used for logging, so skip it.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = LOOPBACK
+        self.server_port = int(self.server_address[1])
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if self.closing.is_set():
@@ -209,7 +217,9 @@ class _FeedHandler(_QuietHandler):
         headers = dict(route.headers or {})
         if route.etag is not None:
             headers["ETag"] = route.etag
-            if _etag_matches(request.headers.get("if-none-match"), route.etag):
+            if route.status == 200 and _etag_matches(
+                request.headers.get("if-none-match"), route.etag
+            ):
                 self.respond(304, b"", None, headers)
                 return
         self.respond(route.status, route.body, route.content_type, headers)
@@ -261,7 +271,7 @@ class FeedServer(_BackgroundServer):
         tag = f'"{hashlib.sha256(data).hexdigest()[:16]}"' if etag else None
         path = path if path.startswith("/") else "/" + path
         with self._lock:
-            self._routes[path] = Route(data, status, headers, content_type, delay, tag)
+            self._routes[path] = Route(data, status, dict(headers or {}), content_type, delay, tag)
         return self.url(path)
 
     @property
@@ -458,6 +468,13 @@ class SlackServer(_BackgroundServer):
         """
         with self._lock:
             self._failures.extend([(kind, retry_after)] * count)
+
+    def clear_failures(self) -> int:
+        """Drop the failures not yet served ("Slack is back") and return how many there were."""
+        with self._lock:
+            dropped = len(self._failures)
+            self._failures.clear()
+            return dropped
 
     def _next_failure(self, endpoint: str) -> tuple[str, int] | None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 import time
 from email.message import EmailMessage
 
@@ -222,6 +223,14 @@ def test_webhook_injected_failures(slack_server: SlackServer) -> None:
     assert [f.kind for f in slack_server.failures_served] == ["429", "500", "channel_not_found"]
 
 
+def test_unserved_failures_can_be_cleared(slack_server: SlackServer) -> None:
+    slack_server.fail_next("500", count=5)
+    WebhookClient(slack_server.webhook_url, timeout=5).send(text="Hit")
+
+    assert slack_server.clear_failures() == 4
+    assert WebhookClient(slack_server.webhook_url, timeout=5).send(text="Hit").status_code == 200
+
+
 # SMTP
 
 
@@ -249,3 +258,31 @@ def test_smtp_stop_and_restart_on_same_port(smtp_server: SmtpServer) -> None:
 
     assert smtp_server.port == port
     assert [m.message["Subject"] for m in smtp_server.messages] == ["Before", "After"]
+
+
+# All together
+
+
+def test_servers_resolve_nothing_but_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No name lookup or connection may leave 127.0.0.1, even during start-up."""
+    lookups: list[object] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def recording_getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        lookups.append(host)
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    def refusing_getfqdn(name: str = "") -> str:
+        lookups.append(f"getfqdn({name})")
+        return name
+
+    monkeypatch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
+    monkeypatch.setattr(socket, "getfqdn", refusing_getfqdn)
+    with FeedServer() as feeds, SlackServer() as slack, SmtpServer() as smtp:
+        httpx.get(feeds.route("/a.xml", RSS), timeout=2)
+        client = WebClient(token=slack.token, base_url=slack.api_url, timeout=5)
+        client.chat_postMessage(channel="C1", text="Hit")
+        _send(smtp, _mail("Hit"))
+
+    assert lookups
+    assert set(lookups) == {"127.0.0.1"}

@@ -130,7 +130,10 @@ class EmailNotifier:
         return f"SMTP server {self._config.host}:{self._config.port}"
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._config.password, "***") if self._config.password else text
+        # A password of a few characters would "match" inside ordinary words; servers do
+        # not echo passwords anyway, so this only guards against the long ones leaking.
+        password = self._config.password
+        return text.replace(password, "***") if len(password) >= 4 else text
 
     def _reply(self, code: int, reply: bytes | str) -> str:
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
@@ -159,12 +162,18 @@ class EmailNotifier:
                 hint="" if temporary else _ADDRESS_HINT,
             )
         if isinstance(exc, smtplib.SMTPNotSupportedError):
-            return DeliveryError(
-                f"{server}: {self._redact(str(exc))}",
-                retryable=False,
-                hint="set notify.email.security to match the server: "
-                '"starttls" for port 587, "tls" for 465, "none" for a local relay',
-            )
+            if "AUTH" in str(exc):
+                hint = (
+                    "the server offers no login here: many only do after STARTTLS (set "
+                    'notify.email.security = "starttls"); a relay that needs none wants '
+                    "notify.email.username left empty"
+                )
+            else:
+                hint = (
+                    "set notify.email.security to match the server: "
+                    '"starttls" for port 587, "tls" for 465, "none" for a local relay'
+                )
+            return DeliveryError(f"{server}: {self._redact(str(exc))}", retryable=False, hint=hint)
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             return DeliveryError(f"{server} closed the connection: {self._redact(str(exc))}")
         if isinstance(exc, smtplib.SMTPResponseException):

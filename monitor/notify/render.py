@@ -181,8 +181,11 @@ def _slack_match(match: Match) -> str:
 
 def _why_sections(alert: Alert) -> list[dict[str, Any]]:
     """Matched terms packed into as few sections as the 3,000-character limit allows."""
-    lines = [_fit(_slack_match(m), SLACK_TEXT_LIMIT) for m in _distinct(alert.matches)]
-    chunks: list[str] = ["*Why:*"]
+    heading = "*Why:*"
+    # Every line fits under the heading, so the heading never stands alone.
+    room = SLACK_TEXT_LIMIT - len(heading) - 1
+    lines = [_fit(_slack_match(m), room) for m in _distinct(alert.matches)]
+    chunks: list[str] = [heading]
     for line in lines:
         if len(chunks[-1]) + 1 + len(line) <= SLACK_TEXT_LIMIT:
             chunks[-1] += "\n" + line

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from xml.sax import SAXException
 
 import feedparser
 import httpx
@@ -109,12 +110,14 @@ def parse_feed(source: str, data: bytes, url: str, content_type: str = "") -> Fe
     fetched_at = utcnow()
     warning = None
     if parsed.bozo:
-        reason = str(parsed.get("bozo_exception", "malformed feed"))
+        problem = parsed.get("bozo_exception")
+        if isinstance(problem, SAXException):
+            # Broken XML: what a lenient parse salvages may be half an item, so skip it all.
+            raise SourceError(source, f"malformed XML: {problem}")
         if not parsed.entries:
-            if not parsed.version:
-                raise SourceError(source, f"not an RSS or Atom feed ({reason})")
-            raise SourceError(source, f"malformed feed: {reason}")
-        warning = f"feed is not well-formed, read leniently: {reason}"
+            raise SourceError(source, f"not an RSS or Atom feed ({problem})")
+        # A wrong content type or charset declaration: the entries are still good.
+        warning = f"feed read leniently: {problem}"
     elif not parsed.version and not parsed.entries:
         raise SourceError(source, "not an RSS or Atom feed (no channel or feed element found)")
     stories = tuple(_entry_to_story(source, entry, fetched_at) for entry in parsed.entries)
@@ -128,7 +131,7 @@ async def fetch_source(
     try:
         if source.url.startswith("file://"):
             data = await asyncio.to_thread(_read_file, source.name, source.url)
-            return parse_feed(source.name, data, source.url)
+            return parse_feed(source.name, data, source.url, "application/xml")
         response = await get(
             client,
             source.name,
