@@ -128,8 +128,15 @@ def match_rule(rule: Rule, doc: Document) -> tuple[Match, ...] | None:
         matches.extend(found)
     if rule.keywords:
         found = []
+        seen: set[tuple[str, ...]] = set()
         for term in rule.keywords.terms:
-            hit = find_keyword(doc, term_words(term), rule.keywords.threshold)
+            words = term_words(term)
+            # "Military base" and "military base" are one term: counting both
+            # would let a single mention satisfy ``min: 2``.
+            if words in seen:
+                continue
+            seen.add(words)
+            hit = find_keyword(doc, words, rule.keywords.threshold)
             if hit:
                 field, first, last, score = hit
                 text, start, end = field.quote(first, last)

@@ -11,16 +11,22 @@ decompose. Punctuation never joins a word, which is what makes hyphen vs space
 from __future__ import annotations
 
 import html
+import itertools
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
-_TAG = re.compile(r"<[^>]*>")
+# Only ``<`` followed by a letter, ``/``, ``!`` or ``?`` opens a tag, so the text in
+# "rates <5% ... >3" is not swallowed as if it were one long tag.
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
 _BLOCK_TAG = re.compile(r"<\s*/?\s*(?:p|br|div|li|h[1-6]|tr|td|blockquote)\b[^>]*>", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
-# A word: letters and digits, with any combining marks they carry.
-_WORD = re.compile(r"(?:[^\W_][\u0300-\u036f]*)+")
+# Invisible characters that sit inside words: the soft hyphen (German and Dutch
+# publishers put hyphenation hints in feeds), the word joiner and a stray BOM.
+# Left in, they would split "Tar\u00adtus" into two words.
+_INVISIBLE = re.compile("[\u00ad\u2060\ufeff]")
 _EXTRA_FOLDS = str.maketrans(
     {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i"}
 )
@@ -32,8 +38,30 @@ def plain_text(markup: str) -> str:
         markup = _BLOCK_TAG.sub(" ", markup)
         markup = _TAG.sub("", markup)
     text = html.unescape(markup)
-    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     return _SPACE.sub(" ", text).strip()
+
+
+@cache
+def _word_pattern() -> re.Pattern[str]:
+    """A word: letters and digits, with any combining marks they carry.
+
+    ``re`` has no ``\\p{M}``, and marks are not ``\\w``: without them Arabic
+    harakat, Hebrew points or Devanagari vowel signs would cut a word in pieces
+    (and a pointed spelling would never match an unpointed one). The class is
+    built from ``unicodedata`` on first use (a few tens of ms) rather than at
+    import; planes 2-13 hold no marks and are skipped.
+    """
+    marks = [
+        code
+        for code in itertools.chain(range(0x20000), range(0xE0000, sys.maxunicode + 1))
+        if unicodedata.category(chr(code))[0] == "M"
+    ]
+    ranges = []
+    for _, run in itertools.groupby(enumerate(marks), key=lambda pair: pair[1] - pair[0]):
+        codes = [code for _, code in run]
+        ranges.append(f"\\U{codes[0]:08x}-\\U{codes[-1]:08x}")
+    return re.compile(rf"(?:[^\W_][{''.join(ranges)}]*)+")
 
 
 @lru_cache(maxsize=200_000)
@@ -55,7 +83,7 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     """Split plain text into folded word tokens with their spans."""
-    return [Token(fold(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
+    return [Token(fold(m.group()), m.start(), m.end()) for m in _word_pattern().finditer(text)]
 
 
 def term_words(term: str) -> tuple[str, ...]:
