@@ -118,7 +118,7 @@ def parse_feed(source: str, data: bytes, url: str, content_type: str = "") -> Fe
             raise SourceError(source, f"not an RSS or Atom feed ({problem})")
         # A wrong content type or charset declaration: the entries are still good.
         warning = f"feed read leniently: {problem}"
-    elif not parsed.version and not parsed.entries:
+    elif not parsed.get("version") and not parsed.entries:
         raise SourceError(source, "not an RSS or Atom feed (no channel or feed element found)")
     stories = tuple(_entry_to_story(source, entry, fetched_at) for entry in parsed.entries)
     return FetchResult(source=source, stories=stories, status=200, warning=warning)
