@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -18,26 +18,41 @@ class Story:
     body: str
     published_at: datetime
     fetched_at: datetime
+    language: str = ""  # ISO 639-1 when known (from the feed), else empty
 
 
 @dataclass(frozen=True)
-class Term:
-    """One exact name, alias, phrase or exclusion as the rule author wrote it."""
+class Context:
+    """Words that must (or must not) stand near an entity for a mention to count.
 
-    text: str
-    canonical: str  # the entity's name for an alias; the text itself otherwise
+    Disambiguates names that are also ordinary words: Apple the company wants
+    "iPhone" or "shares" nearby, not "pie".
+    """
+
+    require_any: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+    within: int = 30  # words on either side of the mention
 
 
 @dataclass(frozen=True)
 class Entity:
-    """A named thing and the other names it goes by."""
+    """A named thing and the other names it goes by.
+
+    ``case_sensitive_names`` lists the names (canonical or alias) that must
+    match with their exact capitalisation, for acronyms such as US or WHO.
+    """
 
     name: str
     aliases: tuple[str, ...] = ()
+    case_sensitive_names: frozenset[str] = frozenset()
+    context: Context | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
+
+    def is_case_sensitive(self, name: str) -> bool:
+        return name in self.case_sensitive_names
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,67 @@ class KeywordSet:
     terms: tuple[str, ...]
     threshold: float = 85.0
     min: int = 1
+
+
+# The boolean condition tree. ``fields`` on a leaf limits it to some story
+# fields (a query's ``title:`` prefix); None means the rule's own fields.
+
+
+@dataclass(frozen=True)
+class EntityLeaf:
+    entity: Entity
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PhraseLeaf:
+    """Exact whole words; a trailing ``*`` on the last word matches any ending."""
+
+    text: str
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class KeywordsLeaf:
+    keywords: KeywordSet
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RegexLeaf:
+    pattern: str
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Near:
+    """All ``terms`` (phrases) within ``within`` words of each other."""
+
+    terms: tuple[str, ...]
+    within: int
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class And:
+    """``all:`` in YAML, AND in a query."""
+
+    children: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    """``any:`` in YAML, OR in a query."""
+
+    children: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Condition
+
+
+Condition = EntityLeaf | PhraseLeaf | KeywordsLeaf | RegexLeaf | Near | And | Or | Not
 
 
 @dataclass(frozen=True)
@@ -72,6 +148,15 @@ class Rule:
     keywords: KeywordSet | None = None
     exclude: tuple[str, ...] = ()
     notify: Notify = field(default_factory=Notify)
+    match: Condition | None = None  # from `match:` and/or `query:`; must hold beside the groups
+    fields: tuple[str, ...] = ("title", "summary", "body")
+    sources: tuple[str, ...] = ()  # source names or tags; empty means every source
+    languages: tuple[str, ...] = ()  # applies when the story's language is known
+    max_age: timedelta | None = None  # ignore stories published longer ago than this
+    enabled: bool = True
+    severity: str = "normal"  # info | normal | high
+    description: str = ""
+    owner: str = ""
 
 
 @dataclass(frozen=True)
