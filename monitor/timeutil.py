@@ -31,8 +31,12 @@ def isoformat(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``-free ``+00:00`` offset, to the second.
 
     Stored timestamps are all written by this one function, so they sort and
-    compare correctly as text in SQLite.
+    compare correctly as text in SQLite. A naive datetime is taken to be UTC
+    already (as ``parse_since`` does), not the machine's local time, so the
+    stored value does not depend on the server's time zone.
     """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 

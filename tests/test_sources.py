@@ -16,12 +16,12 @@ from monitor.sources.feed import parse_feed
 from monitor.sources.http import build_client
 
 
-def fetch(url: str, state: SourceState = SourceState(), timeout: float = 2.0) -> FetchResult:
+def fetch(url: str, state: SourceState | None = None, timeout: float = 2.0) -> FetchResult:
     source = SourceConfig(name="test", url=url, timeout=timedelta(seconds=timeout))
 
     async def go() -> FetchResult:
         async with build_client("monitor-tests/1.0") as client:
-            return await fetch_source(client, source, state)
+            return await fetch_source(client, source, state or SourceState())
 
     return asyncio.run(go())
 

@@ -61,7 +61,8 @@ class _FileChecker:
             return None
         return value.strip()
 
-    def text_list(self, value: Any, where: Path, what: str) -> tuple[str, ...]:
+    def text_list(self, value: Any, where: Path, what: str, item: str) -> tuple[str, ...]:
+        """A list of terms (``what``, each one an ``item``); a lone string is a list of one."""
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list):
@@ -70,11 +71,8 @@ class _FileChecker:
         if not value:
             self.problem(where, f"{what} is empty; add at least one term or remove the key")
             return ()
-        found = [
-            self.text(item, (*where, i), what[:-1] if what.endswith("s") else what)
-            for i, item in enumerate(value)
-        ]
-        return tuple(item for item in found if item)
+        found = [self.text(entry, (*where, i), item) for i, entry in enumerate(value)]
+        return tuple(entry for entry in found if entry)
 
     def entity(self, value: Any, where: Path) -> Entity | None:
         if isinstance(value, str):
@@ -88,8 +86,11 @@ class _FileChecker:
             self.problem(where, "entity needs a name")
             return None
         name = self.text(value["name"], (*where, "name"), "entity name")
-        raw_aliases = value.get("aliases")
-        aliases = self.text_list(raw_aliases, (*where, "aliases"), "aliases") if raw_aliases else ()
+        aliases = (
+            self.text_list(value["aliases"], (*where, "aliases"), "aliases", "alias")
+            if "aliases" in value
+            else ()
+        )
         return Entity(name, aliases) if name else None
 
     def keywords(self, value: Any, where: Path) -> KeywordSet | None:
@@ -99,7 +100,7 @@ class _FileChecker:
             self.problem(where, "keywords must be a mapping: {terms: [...], threshold: 85, min: 1}")
             return None
         self.check_keys(value, KEYWORD_KEYS, where)
-        terms = self.text_list(value.get("terms"), (*where, "terms"), "terms")
+        terms = self.text_list(value.get("terms"), (*where, "terms"), "terms", "term")
         threshold = value.get("threshold", DEFAULT_THRESHOLD)
         if (
             isinstance(threshold, bool)
@@ -117,8 +118,14 @@ class _FileChecker:
                 (*where, "min"), f"min must be a whole number of at least 1, got {minimum!r}"
             )
             minimum = 1
-        elif terms and minimum > len(terms):
-            self.problem((*where, "min"), f"min is {minimum} but there are only {len(terms)} terms")
+        else:
+            # Terms that normalise alike ("Airbase", "airbase") count once when matching.
+            distinct = len({term_words(term) for term in terms})
+            if terms and minimum > distinct:
+                count = (
+                    "is only 1 term" if distinct == 1 else f"are only {distinct} different terms"
+                )
+                self.problem((*where, "min"), f"min is {minimum} but there {count}")
         return KeywordSet(terms, float(threshold), minimum) if terms else None
 
     def notify(self, value: Any, where: Path) -> Notify:
@@ -128,9 +135,11 @@ class _FileChecker:
             )
             return Notify()
         self.check_keys(value, NOTIFY_KEYS, where)
+        invalid: set[str] = set()
         slack = value.get("slack")
         if slack is not None and not isinstance(slack, str | bool):
             self.problem((*where, "slack"), "slack must be a channel name or false")
+            invalid.add("slack")
             slack = None
         if slack is True:
             slack = None
@@ -144,11 +153,13 @@ class _FileChecker:
                 self.problem(
                     (*where, "email"), "email must be a list of addresses, or [] to turn email off"
                 )
+                invalid.add("email")
                 email = None
             else:
                 email = tuple(email)
         for channel in NOTIFY_KEYS:
-            wanted = value.get(channel) not in (None, False, [])
+            # An invalid value was reported above; "not configured" on top would be noise.
+            wanted = channel not in invalid and value.get(channel) not in (None, False, [])
             if wanted and self.channels is not None and channel not in self.channels:
                 self.problem(
                     (*where, channel),
@@ -159,6 +170,16 @@ class _FileChecker:
         return Notify(slack=slack, email=email)
 
     def rule(self, default_id: str) -> Rule | None:
+        for where, (line, col) in self.doc.duplicates:
+            self.problems.append(
+                Problem(
+                    self.path,
+                    line,
+                    col,
+                    f"key {where[-1]!r} is written twice; only the last one would count, "
+                    "so merge them into one",
+                )
+            )
         raw = self.doc.value
         if not isinstance(raw, dict):
             self.problem(
@@ -184,11 +205,13 @@ class _FileChecker:
         if "entities" in raw and not entities_raw:
             self.problem(("entities",), "entities is empty; add at least one or remove the key")
         phrases = (
-            self.text_list(raw["phrases"], ("phrases",), "phrases") if "phrases" in raw else ()
+            self.text_list(raw["phrases"], ("phrases",), "phrases", "phrase")
+            if "phrases" in raw
+            else ()
         )
         keywords = self.keywords(raw["keywords"], ("keywords",)) if "keywords" in raw else None
         exclude = (
-            self.text_list(raw["exclude"], ("exclude",), "exclude terms")
+            self.text_list(raw["exclude"], ("exclude",), "exclude", "exclude term")
             if "exclude" in raw
             else ()
         )
@@ -255,12 +278,15 @@ def load_rules(folder: FsPath, channels: Iterable[str] | None = None) -> tuple[R
         if rule is None:
             continue
         if rule.id in first_seen:
+            # Point at the `id:` value when there is one (else the top of the rule).
+            line, col = load_located(text).position(("id",))
             problems.append(
                 Problem(
                     str(file),
-                    1,
-                    1,
-                    f"duplicate rule id {rule.id!r}: also used by {first_seen[rule.id]}",
+                    line,
+                    col,
+                    f"duplicate rule id {rule.id!r}: also used by {first_seen[rule.id]}; "
+                    "rename the file or set a different `id:`",
                 )
             )
             continue

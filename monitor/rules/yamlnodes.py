@@ -19,11 +19,18 @@ class Located:
     """A YAML document as plain values, with ``position(path)`` for error messages."""
 
     def __init__(
-        self, value: Any, positions: dict[Path, Position], key_positions: dict[Path, Position]
+        self,
+        value: Any,
+        positions: dict[Path, Position],
+        key_positions: dict[Path, Position],
+        duplicates: tuple[tuple[Path, Position], ...] = (),
     ):
         self.value = value
         self._positions = positions
         self._key_positions = key_positions
+        #: Keys written twice in one mapping, with the position of the repeat.
+        #: PyYAML keeps the last value silently; a rule author would lose the first.
+        self.duplicates = duplicates
 
     def position(self, path: Path, key: bool = False) -> Position:
         """1-based (line, col) of the value at ``path`` (or of its key), else its parent's."""
@@ -42,6 +49,7 @@ def load_located(text: str) -> Located:
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     positions: dict[Path, Position] = {}
     key_positions: dict[Path, Position] = {}
+    duplicates: list[tuple[Path, Position]] = []
     if node is None:
         return Located(None, {(): (1, 1)}, {})
     constructor = yaml.SafeLoader("")
@@ -53,14 +61,14 @@ def load_located(text: str) -> Located:
             for key_node, value_node in current.value:
                 key = constructor.construct_object(key_node, deep=True)
                 key = key if isinstance(key, str | int) else str(key)
-                key_positions[(*path, key)] = (
-                    key_node.start_mark.line + 1,
-                    key_node.start_mark.column + 1,
-                )
+                position = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                if key in result:
+                    duplicates.append(((*path, key), position))
+                key_positions[(*path, key)] = position
                 result[key] = convert(value_node, (*path, key))
             return result
         if isinstance(current, yaml.SequenceNode):
             return [convert(item, (*path, index)) for index, item in enumerate(current.value)]
         return constructor.construct_object(current, deep=True)
 
-    return Located(convert(node, ()), positions, key_positions)
+    return Located(convert(node, ()), positions, key_positions, tuple(duplicates))

@@ -1,0 +1,407 @@
+"""Rule loading and validation: every problem, located as path:line:col."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import Problem, RuleError
+from monitor.models import Entity, KeywordSet, Notify, Rule
+from monitor.rules import load_rules, parse_rule
+
+SYRIA = """\
+title: Russia and Syria bases
+entities:
+  - name: Bashar al-Assad
+    aliases: [Assad, Bashar Assad]
+phrases: [Tartus naval base]
+keywords: {terms: [military base, airbase], threshold: 85, min: 1}
+exclude: [football]
+notify: {slack: "#syria-desk", email: [analyst@example.org]}
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(text: str, channels: tuple[str, ...] | None = None) -> list[str]:
+    rule, problems = parse_rule(text, "r.yaml", "r", channels)
+    assert rule is None, "a rule with problems must not be returned"
+    return [str(p) for p in problems]
+
+
+# --- valid rules -------------------------------------------------------------------
+
+
+def test_the_issue_example_loads_into_a_frozen_rule(tmp_path: Path) -> None:
+    write(tmp_path, "syria-bases.yaml", SYRIA)
+    (rule,) = load_rules(tmp_path, channels=("slack", "email"))
+    assert rule == Rule(
+        id="syria-bases",
+        title="Russia and Syria bases",
+        path=str(tmp_path / "syria-bases.yaml"),
+        entities=(Entity("Bashar al-Assad", ("Assad", "Bashar Assad")),),
+        phrases=("Tartus naval base",),
+        keywords=KeywordSet(("military base", "airbase"), 85.0, 1),
+        exclude=("football",),
+        notify=Notify(slack="#syria-desk", email=("analyst@example.org",)),
+    )
+
+
+def test_short_forms_and_defaults() -> None:
+    text = (
+        "id: erdogan\ntitle: '  Erdoğan  '\nentities: Erdoğan\nphrases: Ankara\nkeywords: [x y z]\n"
+    )
+    rule, problems = parse_rule(text, "r.yaml", "stem")
+    assert problems == []
+    assert rule is not None
+    assert rule.id == "erdogan"  # `id:` wins over the file stem
+    assert rule.title == "Erdoğan"
+    assert rule.entities == (Entity("Erdoğan"),)
+    assert rule.phrases == ("Ankara",)
+    assert rule.keywords == KeywordSet(("x y z",), 85.0, 1)
+    assert rule.exclude == ()
+    assert rule.notify == Notify()
+
+
+def test_notify_switches_channels_off_without_needing_them(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "title: t\nphrases: [x]\nnotify: {slack: false, email: []}\n")
+    (rule,) = load_rules(tmp_path, channels=("console",))
+    assert rule.notify == Notify(slack=False, email=())
+
+
+def test_slack_true_means_the_default_channel(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "title: t\nphrases: [x]\nnotify: {slack: true}\n")
+    (rule,) = load_rules(tmp_path, channels=("slack",))
+    assert rule.notify == Notify(slack=None)
+    with pytest.raises(RuleError, match=r"a\.yaml:3:10: notify\.slack is set"):
+        load_rules(tmp_path, channels=("console",))
+
+
+def test_only_yaml_files_load_in_name_order(tmp_path: Path) -> None:
+    write(tmp_path, "b.yml", "title: B\nphrases: [b]\n")
+    write(tmp_path, "a.yaml", "title: A\nphrases: [a]\n")
+    write(tmp_path, "notes.txt", "not a rule")
+    write(tmp_path, "c.yaml.bak", "title: [broken")
+    (tmp_path / "sub.yaml").mkdir()
+    assert [rule.id for rule in load_rules(tmp_path)] == ["a", "b"]
+
+
+def test_an_empty_folder_has_no_rules(tmp_path: Path) -> None:
+    assert load_rules(tmp_path) == ()
+
+
+# --- one problem each, with its position -------------------------------------------
+
+PROBLEMS = [
+    pytest.param(
+        "title: t\nentites: [Assad]\n",
+        [
+            "r.yaml:2:1: unknown key 'entites'; did you mean 'entities'?",
+            "r.yaml:1:1: rule needs at least one of entities, phrases or keywords to match on",
+        ],
+        id="unknown-top-key-did-you-mean",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x]\ncolour: red\n",
+        [
+            "r.yaml:3:1: unknown key 'colour'; expected one of id, title, entities, phrases, "
+            "keywords, exclude, notify"
+        ],
+        id="unknown-key-without-close-match",
+    ),
+    pytest.param(
+        "title: t\nentities:\n  - name: A\n    alias: [B]\n",
+        ["r.yaml:4:5: unknown key 'alias'; did you mean 'aliases'?"],
+        id="unknown-entity-key",
+    ),
+    pytest.param(
+        "title: t\nkeywords: {terms: [abcde], treshold: 90}\n",
+        ["r.yaml:2:28: unknown key 'treshold'; did you mean 'threshold'?"],
+        id="unknown-keywords-key",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x]\nnotify: {slak: '#a'}\n",
+        ["r.yaml:3:10: unknown key 'slak'; did you mean 'slack'?"],
+        id="unknown-notify-key",
+    ),
+    pytest.param(
+        "title: t\nentities: []\n",
+        ["r.yaml:2:11: entities is empty; add at least one or remove the key"],
+        id="empty-entities",
+    ),
+    pytest.param(
+        "title: t\nphrases: []\n",
+        ["r.yaml:2:10: phrases is empty; add at least one term or remove the key"],
+        id="empty-phrases",
+    ),
+    pytest.param(
+        "title: t\nentities:\n  - name: A\n    aliases: []\n",
+        ["r.yaml:4:14: aliases is empty; add at least one term or remove the key"],
+        id="empty-aliases",
+    ),
+    pytest.param(
+        "title: t\nkeywords: {terms: []}\n",
+        ["r.yaml:2:19: terms is empty; add at least one term or remove the key"],
+        id="empty-terms",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x]\nexclude: []\n",
+        ["r.yaml:3:10: exclude is empty; add at least one term or remove the key"],
+        id="empty-exclude",
+    ),
+    pytest.param(
+        "title: t\nphrases: 5\n",
+        ["r.yaml:2:10: phrases must be a list of strings"],
+        id="phrases-not-a-list",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x, 7, '  ']\n",
+        [
+            "r.yaml:2:14: phrase must be a non-empty string, got 7",
+            "r.yaml:2:17: phrase must be a non-empty string, got '  '",
+        ],
+        id="phrase-items-wrong-type",
+    ),
+    pytest.param(
+        "title: t\nentities:\n  - name: A\n    aliases: [1]\n",
+        ["r.yaml:4:15: alias must be a non-empty string, got 1"],
+        id="alias-wrong-type",
+    ),
+    pytest.param(
+        "title: t\nentities:\n  - aliases: [B]\n",
+        ["r.yaml:3:5: entity needs a name"],
+        id="entity-without-name",
+    ),
+    pytest.param(
+        "title: t\nentities:\n  - [A]\n",
+        ["r.yaml:3:5: an entity is a name, or a mapping with name and aliases"],
+        id="entity-wrong-type",
+    ),
+    pytest.param(
+        "title: t\nphrases: ['---']\n",
+        ["r.yaml:2:11: phrase '---' has no letters or digits to match"],
+        id="phrase-without-words",
+    ),
+    pytest.param(
+        "title: t\nkeywords: abc\n",
+        ["r.yaml:2:11: keywords must be a mapping: {terms: [...], threshold: 85, min: 1}"],
+        id="keywords-wrong-type",
+    ),
+    pytest.param(
+        "title: t\nkeywords:\n  terms: [abcde]\n  threshold: 150\n",
+        ["r.yaml:4:14: threshold must be a number from 0 to 100, got 150"],
+        id="threshold-above-100",
+    ),
+    pytest.param(
+        "title: t\nkeywords: {terms: [abcde], threshold: -1}\n",
+        ["r.yaml:2:39: threshold must be a number from 0 to 100, got -1"],
+        id="threshold-below-0",
+    ),
+    pytest.param(
+        "title: t\nkeywords: {terms: [abcde], threshold: '85'}\n",
+        ["r.yaml:2:39: threshold must be a number from 0 to 100, got '85'"],
+        id="threshold-a-string",
+    ),
+    pytest.param(
+        "title: t\nkeywords: {terms: [abcde], threshold: true}\n",
+        ["r.yaml:2:39: threshold must be a number from 0 to 100, got True"],
+        id="threshold-a-boolean",
+    ),
+    pytest.param(
+        "title: t\nkeywords: {terms: [abcde], min: 0}\n",
+        ["r.yaml:2:33: min must be a whole number of at least 1, got 0"],
+        id="min-zero",
+    ),
+    pytest.param(
+        "title: t\nkeywords: {terms: [abcde], min: 1.5}\n",
+        ["r.yaml:2:33: min must be a whole number of at least 1, got 1.5"],
+        id="min-not-whole",
+    ),
+    pytest.param(
+        "title: t\nkeywords:\n  terms: [abcde, fghij]\n  min: 3\n",
+        ["r.yaml:4:8: min is 3 but there are only 2 different terms"],
+        id="min-more-than-terms",
+    ),
+    pytest.param(
+        "title: t\nkeywords: {terms: [Airbase, airbase], min: 2}\n",
+        ["r.yaml:2:44: min is 2 but there is only 1 term"],
+        id="min-counts-terms-that-normalise-alike-once",
+    ),
+    pytest.param(
+        "entities: [Assad]\n",
+        ["r.yaml:1:1: rule needs a title (one line that says what it watches)"],
+        id="missing-title",
+    ),
+    pytest.param(
+        "title: ''\nentities: [Assad]\n",
+        ["r.yaml:1:8: title must be a non-empty string"],
+        id="empty-title",
+    ),
+    pytest.param(
+        "title: [a]\nentities: [Assad]\n",
+        ["r.yaml:1:8: title must be a non-empty string"],
+        id="title-wrong-type",
+    ),
+    pytest.param(
+        "title: t\nexclude: [football]\n",
+        ["r.yaml:1:1: rule needs at least one of entities, phrases or keywords to match on"],
+        id="no-match-group",
+    ),
+    pytest.param(
+        "# a comment first\n\ntitle: t\nphrases: [x]\nid: 'bad id'\n",
+        ["r.yaml:5:5: rule id 'bad id' must be letters, digits, '.', '_' or '-'"],
+        id="bad-id",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x]\nphrases: [y]\n",
+        [
+            "r.yaml:3:1: key 'phrases' is written twice; only the last one would count, "
+            "so merge them into one"
+        ],
+        id="duplicate-key",
+    ),
+    pytest.param(
+        "- title: t\n",
+        ["r.yaml:1:1: a rule file must be a mapping: a title and entities, phrases or keywords"],
+        id="not-a-mapping",
+    ),
+    pytest.param(
+        "",
+        ["r.yaml:1:1: a rule file must be a mapping: a title and entities, phrases or keywords"],
+        id="empty-file",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x\n",
+        ["r.yaml:3:1: invalid YAML: expected ',' or ']', but got '<stream end>'"],
+        id="invalid-yaml-unclosed-list",
+    ),
+    pytest.param(
+        "title: t\n  phrases: x\n",
+        ["r.yaml:2:10: invalid YAML: mapping values are not allowed here"],
+        id="invalid-yaml-indentation",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x]\n---\ntitle: u\n",
+        ["r.yaml:3:1: invalid YAML: but found another document"],
+        id="invalid-yaml-two-documents",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x]\nnotify: {slack: 5, email: nope}\n",
+        [
+            "r.yaml:3:17: slack must be a channel name or false",
+            "r.yaml:3:27: email must be a list of addresses, or [] to turn email off",
+        ],
+        id="notify-wrong-types",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x]\nnotify: '#desk'\n",
+        ['r.yaml:3:9: notify must be a mapping like {slack: "#desk", email: [a@example.org]}'],
+        id="notify-not-a-mapping",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PROBLEMS)
+def test_problem_is_reported_at_its_position(text: str, expected: list[str]) -> None:
+    assert problems_of(text, channels=("slack", "email")) == expected
+
+
+def test_notify_channel_missing_from_config_points_at_the_key() -> None:
+    assert problems_of(SYRIA, channels=("console",)) == [
+        "r.yaml:8:10: notify.slack is set but the config has no [notify.slack] section; "
+        "add one or remove this key",
+        "r.yaml:8:32: notify.email is set but the config has no [notify.email] section; "
+        "add one or remove this key",
+    ]
+    assert problems_of(SYRIA, channels=("slack",)) == [
+        "r.yaml:8:32: notify.email is set but the config has no [notify.email] section; "
+        "add one or remove this key",
+    ]
+
+
+def test_channels_are_not_checked_when_unknown() -> None:
+    rule, problems = parse_rule(SYRIA, "r.yaml", "r", None)
+    assert rule is not None
+    assert problems == []
+
+
+def test_problems_are_located_objects() -> None:
+    rule, problems = parse_rule("title: t\nphrases: 5\n", "rules/x.yaml", "x")
+    assert rule is None
+    assert problems == [Problem("rules/x.yaml", 2, 10, "phrases must be a list of strings")]
+
+
+# --- several files -----------------------------------------------------------------
+
+
+def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None:
+    good = write(tmp_path, "a-good.yaml", "title: fine\nphrases: [x]\n")
+    first = write(tmp_path, "b.yaml", "title: t\nentites: [A]\nphrases: []\n")
+    second = write(tmp_path, "c.yaml", "phrases: [x]\nkeywords: {terms: [abcde], min: 0}\n")
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{first}:2:1: unknown key 'entites'; did you mean 'entities'?",
+        f"{first}:3:10: phrases is empty; add at least one term or remove the key",
+        f"{second}:1:1: rule needs a title (one line that says what it watches)",
+        f"{second}:2:33: min must be a whole number of at least 1, got 0",
+    ]
+    message = str(caught.value)
+    assert all(str(p) in message for p in caught.value.problems)
+    assert str(good) not in message
+    assert "hint: fix the rule files above, then run `monitor check`" in message
+
+
+def test_loading_is_all_or_nothing(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "title: A\nphrases: [a]\n")
+    assert len(load_rules(tmp_path)) == 1
+    write(tmp_path, "b.yaml", "title: B\nphrases: [b\n")
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path)
+    # The valid rule is not handed out beside the error: nothing is returned at all.
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].path == str(tmp_path / "b.yaml")
+
+
+def test_duplicate_id_across_two_files(tmp_path: Path) -> None:
+    first = write(tmp_path, "a.yaml", "title: A\nphrases: [a]\n")
+    second = write(tmp_path, "b.yaml", "title: B\nphrases: [b]\nid: a\n")
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{second}:3:5: duplicate rule id 'a': also used by {first}; "
+        "rename the file or set a different `id:`"
+    ]
+
+
+def test_duplicate_id_from_the_file_stem(tmp_path: Path) -> None:
+    first = write(tmp_path, "a.yaml", "title: A\nphrases: [a]\n")
+    second = write(tmp_path, "a.yml", "title: B\nphrases: [b]\n")
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path)
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line, problem.col) == (str(second), 1, 1)
+    assert f"duplicate rule id 'a': also used by {first}" in problem.message
+
+
+def test_unreadable_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("title: Erdoğan\nphrases: [x]\n".encode("utf-16"))
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path)
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line, problem.col) == (str(path), 1, 1)
+    assert problem.message.startswith("cannot read rule file:")
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path / "nope")
+    (problem,) = caught.value.problems
+    assert problem.path == str(tmp_path / "nope")
+    assert "rules folder not found" in problem.message
