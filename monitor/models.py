@@ -157,6 +157,8 @@ class Rule:
     severity: str = "normal"  # info | normal | high
     description: str = ""
     owner: str = ""
+    examples_match: tuple[str, ...] = ()  # texts this rule must match (run by `monitor check`)
+    examples_no_match: tuple[str, ...] = ()  # texts it must not match
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ PROBLEMS = [
         "title: t\nentites: [Assad]\n",
         [
             "r.yaml:2:1: unknown key 'entites'; did you mean 'entities'?",
-            "r.yaml:1:1: rule needs at least one of entities, phrases or keywords to match on",
+            "r.yaml:1:1: rule needs at least one of entities, phrases, keywords, match or query",
         ],
         id="unknown-top-key-did-you-mean",
     ),
@@ -110,7 +110,8 @@ PROBLEMS = [
         "title: t\nphrases: [x]\ncolour: red\n",
         [
             "r.yaml:3:1: unknown key 'colour'; expected one of id, title, entities, phrases, "
-            "keywords, exclude, notify"
+            "keywords, exclude, notify, match, query, fields, sources, languages, max_age, "
+            "enabled, severity, description, owner, examples"
         ],
         id="unknown-key-without-close-match",
     ),
@@ -249,7 +250,7 @@ PROBLEMS = [
     ),
     pytest.param(
         "title: t\nexclude: [football]\n",
-        ["r.yaml:1:1: rule needs at least one of entities, phrases or keywords to match on"],
+        ["r.yaml:1:1: rule needs at least one of entities, phrases, keywords, match or query"],
         id="no-match-group",
     ),
     pytest.param(

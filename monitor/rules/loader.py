@@ -16,12 +16,58 @@ from typing import Any
 import yaml
 
 from monitor.errors import Problem, RuleError
+from monitor.matching.evaluate import compile_regex
 from monitor.matching.normalize import term_words
-from monitor.models import Entity, KeywordSet, Notify, Rule
+from monitor.models import (
+    And,
+    Condition,
+    Context,
+    Entity,
+    EntityLeaf,
+    KeywordSet,
+    KeywordsLeaf,
+    Near,
+    Not,
+    Notify,
+    Or,
+    PhraseLeaf,
+    RegexLeaf,
+    Rule,
+)
+from monitor.rules.query import QuerySyntaxError, parse_query
 from monitor.rules.yamlnodes import Located, Path, load_located
+from monitor.timeutil import parse_duration
 
-RULE_KEYS = ("id", "title", "entities", "phrases", "keywords", "exclude", "notify")
-ENTITY_KEYS = ("name", "aliases")
+RULE_KEYS = (
+    "id",
+    "title",
+    "entities",
+    "phrases",
+    "keywords",
+    "exclude",
+    "notify",
+    "match",
+    "query",
+    "fields",
+    "sources",
+    "languages",
+    "max_age",
+    "enabled",
+    "severity",
+    "description",
+    "owner",
+    "examples",
+)
+MATCH_GROUPS = ("entities", "phrases", "keywords", "match", "query")
+ENTITY_KEYS = ("name", "aliases", "case_sensitive", "context")
+ALIAS_KEYS = ("text", "case_sensitive")
+CONTEXT_KEYS = ("require_any", "forbid", "within")
+CONDITION_KEYS = ("all", "any", "not", "near", "entity", "phrase", "keywords", "regex")
+NEAR_KEYS = ("terms", "within")
+EXAMPLE_KEYS = ("match", "no_match")
+FIELD_NAMES = ("title", "summary", "body")
+SEVERITIES = ("info", "normal", "high")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 KEYWORD_KEYS = ("terms", "threshold", "min")
 NOTIFY_KEYS = ("slack", "email")
 DEFAULT_THRESHOLD = 85.0
@@ -31,10 +77,17 @@ _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 class _FileChecker:
     """Validates one rule document, collecting problems instead of stopping at the first."""
 
-    def __init__(self, path: str, doc: Located, channels: Iterable[str] | None) -> None:
+    def __init__(
+        self,
+        path: str,
+        doc: Located,
+        channels: Iterable[str] | None,
+        dictionary: dict[str, Entity] | None = None,
+    ) -> None:
         self.path = path
         self.doc = doc
         self.channels = None if channels is None else set(channels)
+        self.dictionary = dictionary or {}
         self.problems: list[Problem] = []
 
     def problem(self, where: Path, message: str, key: bool = False) -> None:
@@ -74,8 +127,25 @@ class _FileChecker:
         found = [self.text(entry, (*where, i), item) for i, entry in enumerate(value)]
         return tuple(entry for entry in found if entry)
 
-    def entity(self, value: Any, where: Path) -> Entity | None:
+    def entity(self, value: Any, where: Path, reference: bool = False) -> Entity | None:
+        """An inline entity, or (a bare name) a reference to the shared dictionary.
+
+        With ``reference`` (a ``match:`` leaf), a bare name must be in the
+        dictionary; in the ``entities:`` shorthand it may be a plain name.
+        """
         if isinstance(value, str):
+            known = self.dictionary.get(value.strip().casefold())
+            if known:
+                return known
+            if reference:
+                close = difflib.get_close_matches(value, [e.name for e in self.dictionary.values()])
+                tip = f"; did you mean {close[0]!r}?" if close else ""
+                self.problem(
+                    where,
+                    f"unknown entity {value!r}{tip} (define it in rules/entities.yaml "
+                    "or inline as {name: ..., aliases: [...]})",
+                )
+                return None
             name = self.text(value, where, "entity name")
             return Entity(name) if name else None
         if not isinstance(value, dict):
@@ -86,12 +156,183 @@ class _FileChecker:
             self.problem(where, "entity needs a name")
             return None
         name = self.text(value["name"], (*where, "name"), "entity name")
-        aliases = (
-            self.text_list(value["aliases"], (*where, "aliases"), "aliases", "alias")
-            if "aliases" in value
-            else ()
+        all_case = self.flag(value, "case_sensitive", where, False)
+        aliases: list[str] = []
+        case_sensitive: set[str] = set()
+        raw_aliases = value.get("aliases", None)
+        if "aliases" in value:
+            items = raw_aliases if isinstance(raw_aliases, list) else [raw_aliases]
+            if not items:
+                self.problem(
+                    (*where, "aliases"), "aliases is empty; add at least one term or remove the key"
+                )
+            for index, item in enumerate(items):
+                at = (*where, "aliases", index)
+                if isinstance(item, dict):
+                    self.check_keys(item, ALIAS_KEYS, at)
+                    text = self.text(item.get("text"), (*at, "text"), "alias")
+                    if text and self.flag(item, "case_sensitive", at, all_case):
+                        case_sensitive.add(text)
+                else:
+                    text = self.text(item, at, "alias")
+                    if text and all_case:
+                        case_sensitive.add(text)
+                if text:
+                    aliases.append(text)
+        if name and all_case:
+            case_sensitive.add(name)
+        context = (
+            self.context(value["context"], (*where, "context")) if "context" in value else None
         )
-        return Entity(name, aliases) if name else None
+        if not name:
+            return None
+        return Entity(name, tuple(aliases), frozenset(case_sensitive), context)
+
+    def flag(self, table: dict[str, Any], key: str, where: Path, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            self.problem((*where, key), f"{key} must be true or false, got {value!r}")
+            return default
+        return value
+
+    def context(self, value: Any, where: Path) -> Context | None:
+        if not isinstance(value, dict):
+            self.problem(where, "context must be a mapping: {require_any: [...], forbid: [...]}")
+            return None
+        self.check_keys(value, CONTEXT_KEYS, where)
+        within = value.get("within", Context.within)
+        if isinstance(within, bool) or not isinstance(within, int) or within < 1:
+            self.problem((*where, "within"), f"within must be a number of words, got {within!r}")
+            within = Context.within
+        return Context(
+            require_any=self.text_list(
+                value["require_any"], (*where, "require_any"), "require_any", "term"
+            )
+            if "require_any" in value
+            else (),
+            forbid=self.text_list(value["forbid"], (*where, "forbid"), "forbid", "term")
+            if "forbid" in value
+            else (),
+            within=within,
+        )
+
+    def condition(self, value: Any, where: Path) -> Condition | None:
+        """One node of a ``match:`` tree: a mapping with exactly one operator or leaf key."""
+        if not isinstance(value, dict) or len(value) != 1:
+            self.problem(
+                where,
+                "a condition is a mapping with one key: " + ", ".join(CONDITION_KEYS),
+            )
+            return None
+        self.check_keys(value, CONDITION_KEYS, where)
+        [(key, inner)] = value.items()
+        at = (*where, key)
+        if key in ("all", "any"):
+            if not isinstance(inner, list) or not inner:
+                self.problem(at, f"{key} needs a non-empty list of conditions")
+                return None
+            children = [self.condition(child, (*at, i)) for i, child in enumerate(inner)]
+            if any(c is None for c in children):
+                return None
+            kept = tuple(c for c in children if c is not None)
+            return And(kept) if key == "all" else Or(kept)
+        if key == "not":
+            child = self.condition(inner, at)
+            return Not(child) if child else None
+        if key == "near":
+            return self.near(inner, at)
+        if key == "entity":
+            entity = self.entity(inner, at, reference=True)
+            return EntityLeaf(entity) if entity else None
+        if key == "phrase":
+            phrase = self.text(inner, at, "phrase")
+            return PhraseLeaf(phrase) if phrase else None
+        if key == "keywords":
+            keywords = self.keywords(inner, at)
+            return KeywordsLeaf(keywords) if keywords else None
+        return self.regex(inner, at)
+
+    def near(self, value: Any, where: Path) -> Near | None:
+        if not isinstance(value, dict):
+            self.problem(where, "near must be a mapping: {terms: [a, b], within: 10}")
+            return None
+        self.check_keys(value, NEAR_KEYS, where)
+        terms = self.text_list(value.get("terms"), (*where, "terms"), "terms", "term")
+        if len(terms) < 2:
+            self.problem((*where, "terms"), "near needs at least two terms")
+        within = value.get("within")
+        if isinstance(within, bool) or not isinstance(within, int) or within < 1:
+            self.problem((*where, "within"), f"within must be a number of words, got {within!r}")
+            return None
+        return Near(terms, within) if len(terms) >= 2 else None
+
+    def regex(self, value: Any, where: Path) -> RegexLeaf | None:
+        if not isinstance(value, str) or not value:
+            self.problem(where, "regex must be a non-empty string")
+            return None
+        try:
+            compile_regex(value)
+        except Exception as exc:  # re2.error carries bytes; show it as text
+            reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+            self.problem(
+                where,
+                f"invalid regex {value!r}: {reason} (RE2 syntax: no backreferences or lookaround)",
+            )
+            return None
+        return RegexLeaf(value)
+
+    def query(self, value: Any, where: Path) -> Condition | None:
+        if not isinstance(value, str) or not value.strip():
+            self.problem(where, "query must be a non-empty string")
+            return None
+        try:
+            return parse_query(value)
+        except QuerySyntaxError as exc:
+            line, col = self.doc.position(where)
+            raw_line = self.doc.line(line)
+            quoted = raw_line[col - 1 : col] in ("'", '"')
+            self.problems.append(
+                Problem(
+                    self.path, line, col + exc.column - 1 + int(quoted), f"query: {exc.message}"
+                )
+            )
+            return None
+
+    def names(
+        self, raw: dict[str, Any], key: str, pattern: re.Pattern[str] | None
+    ) -> tuple[str, ...]:
+        if key not in raw:
+            return ()
+        values = self.text_list(raw[key], (key,), key, key[:-1])
+        for index, item in enumerate(values):
+            if pattern and not pattern.match(item):
+                self.problem((key, index), f"{item!r} is not a valid {key[:-1]}")
+        return values
+
+    def examples(self, value: Any, where: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Example texts (or paths to story files, relative to the rule file)."""
+        if not isinstance(value, dict):
+            self.problem(where, "examples must be a mapping: {match: [...], no_match: [...]}")
+            return (), ()
+        self.check_keys(value, EXAMPLE_KEYS, where)
+        found: list[tuple[str, ...]] = []
+        for key in EXAMPLE_KEYS:
+            items = value.get(key, [])
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                self.problem((*where, key), f"examples.{key} must be a list of texts or file paths")
+                items = []
+            found.append(tuple(self.example_text(item, (*where, key)) for item in items))
+        return found[0], found[1]
+
+    def example_text(self, item: str, where: Path) -> str:
+        if "\n" in item or not item.endswith((".txt", ".html", ".htm", ".xml", ".md")):
+            return item
+        path = FsPath(self.path).parent / item
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            self.problem(where, f"cannot read example file {str(path)!r}: {exc.strerror}")
+            return ""
 
     def keywords(self, value: Any, where: Path) -> KeywordSet | None:
         if isinstance(value, list):
@@ -216,9 +457,40 @@ class _FileChecker:
             else ()
         )
         notify = self.notify(raw["notify"], ("notify",)) if "notify" in raw else Notify()
-        if not any(key in raw for key in ("entities", "phrases", "keywords")):
-            self.problem((), "rule needs at least one of entities, phrases or keywords to match on")
-        if self.problems:
+        if not any(key in raw for key in MATCH_GROUPS):
+            self.problem(
+                (), "rule needs at least one of entities, phrases, keywords, match or query"
+            )
+        tree = [
+            c
+            for c in (
+                self.condition(raw["match"], ("match",)) if "match" in raw else None,
+                self.query(raw["query"], ("query",)) if "query" in raw else None,
+            )
+            if c is not None
+        ]
+        fields = self.names(raw, "fields", None) or FIELD_NAMES
+        for index, name in enumerate(fields):
+            if name not in FIELD_NAMES:
+                self.problem(
+                    ("fields", index), f"unknown field {name!r}; use title, summary or body"
+                )
+        max_age = None
+        if "max_age" in raw:
+            try:
+                max_age = parse_duration(str(raw["max_age"]))
+            except ValueError as exc:
+                self.problem(("max_age",), str(exc))
+        severity = raw.get("severity", "normal")
+        if severity not in SEVERITIES:
+            self.problem(("severity",), f"severity must be one of {', '.join(SEVERITIES)}")
+        for key in ("description", "owner"):
+            if key in raw and not isinstance(raw[key], str):
+                self.problem((key,), f"{key} must be a string")
+        match_examples, no_match_examples = (
+            self.examples(raw["examples"], ("examples",)) if "examples" in raw else ((), ())
+        )
+        if self.errors:
             return None
         return Rule(
             id=str(rule_id),
@@ -229,7 +501,22 @@ class _FileChecker:
             keywords=keywords,
             exclude=exclude,
             notify=notify,
+            match=tree[0] if len(tree) == 1 else And(tuple(tree)) if tree else None,
+            fields=tuple(fields),
+            sources=self.names(raw, "sources", None),
+            languages=self.names(raw, "languages", _LANGUAGE),
+            max_age=max_age,
+            enabled=self.flag(raw, "enabled", (), True),
+            severity=str(severity),
+            description=str(raw.get("description", "")),
+            owner=str(raw.get("owner", "")),
+            examples_match=match_examples,
+            examples_no_match=no_match_examples,
         )
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
 
 
 def parse_rule(

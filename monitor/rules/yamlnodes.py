@@ -24,13 +24,19 @@ class Located:
         positions: dict[Path, Position],
         key_positions: dict[Path, Position],
         duplicates: tuple[tuple[Path, Position], ...] = (),
+        text: str = "",
     ):
         self.value = value
+        self._lines = text.splitlines()
         self._positions = positions
         self._key_positions = key_positions
         #: Keys written twice in one mapping, with the position of the repeat.
         #: PyYAML keeps the last value silently; a rule author would lose the first.
         self.duplicates = duplicates
+
+    def line(self, number: int) -> str:
+        """The source text of 1-based line ``number`` ("" when out of range)."""
+        return self._lines[number - 1] if 0 < number <= len(self._lines) else ""
 
     def position(self, path: Path, key: bool = False) -> Position:
         """1-based (line, col) of the value at ``path`` (or of its key), else its parent's."""
@@ -51,7 +57,7 @@ def load_located(text: str) -> Located:
     key_positions: dict[Path, Position] = {}
     duplicates: list[tuple[Path, Position]] = []
     if node is None:
-        return Located(None, {(): (1, 1)}, {})
+        return Located(None, {(): (1, 1)}, {}, text=text)
     constructor = yaml.SafeLoader("")
 
     def convert(current: yaml.Node, path: Path) -> Any:
@@ -71,4 +77,4 @@ def load_located(text: str) -> Located:
             return [convert(item, (*path, index)) for index, item in enumerate(current.value)]
         return constructor.construct_object(current, deep=True)
 
-    return Located(convert(node, ()), positions, key_positions, tuple(duplicates))
+    return Located(convert(node, ()), positions, key_positions, tuple(duplicates), text)
