@@ -7,20 +7,23 @@ exit code 1 in one place (``_fail``). Bad usage exits 2 (click's own).
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-from monitor import __version__
+from monitor import __version__, health
 from monitor.config import Settings, default_config_path, load_config
 from monitor.daemon import Daemon
 from monitor.errors import MonitorError, RuleError
-from monitor.log import configure, event
+from monitor.log import LEVELS, configure, event, set_level
 from monitor.models import Rule
 from monitor.output import emit, output_option
-from monitor.rules import load_rules
+from monitor.rules import load_rule_set, load_rules
+from monitor.rules.examples import run_examples
+from monitor.service import user_unit
 from monitor.store import Store
 from monitor.timeutil import parse_since
 
@@ -55,23 +58,47 @@ def cli() -> None:
 @click.option("--once", is_flag=True, help="Run one full cycle, then exit.")
 @click.option(
     "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
+    type=click.Choice(LEVELS),
+    default=None,
+    help="Default: log_level in the config, else info.",
 )
 @click.option(
-    "--log-format", type=click.Choice(["keyvalue", "json"]), default="keyvalue", show_default=True
+    "--log-format",
+    type=click.Choice(["keyvalue", "json"]),
+    default="keyvalue",
+    show_default=True,
+    help="One line per event on stderr: key=value for people, json for log shippers.",
 )
-def run(config_path: Path | None, once: bool, log_level: str, log_format: str) -> None:
+@click.option(
+    "--user-systemd",
+    is_flag=True,
+    help="Print a systemd user unit that runs this daemon (no root needed), then exit.",
+)
+def run(
+    config_path: Path | None,
+    once: bool,
+    log_level: str | None,
+    log_format: str,
+    user_systemd: bool,
+) -> None:
     """Run the daemon in the foreground until SIGINT/SIGTERM (or one cycle with --once).
+
+    SIGHUP reloads the config and the rules; if they have errors, the daemon
+    logs each one and keeps running with the old ones. A second daemon on the
+    same database refuses to start.
 
     With --once the exit code is 0 when the cycle ran, even if some sources
     failed (each failure is logged with the source's name and reason).
     """
-    configure(log_level, log_format)
+    if user_systemd:
+        click.echo(user_unit(config_path or default_config_path()), nl=False)
+        return
+    configure(log_level or "info", log_format)
     try:
         settings, rules = _load(config_path)
-        daemon = Daemon(settings, rules)
+        if log_level is None and settings.log_level:
+            set_level(settings.log_level)
+        daemon = Daemon(settings, rules, log_level=log_level)
         if once:
             report = asyncio.run(daemon.run_once())
             failed = [p for p in report.polls if not p.ok]
@@ -104,19 +131,50 @@ def check(config_path: Path | None) -> None:
     except MonitorError as error:
         _fail(error)
     try:
-        rules = load_rules(settings.rules, settings.channels)
+        rule_set = load_rule_set(settings.rules, settings.channels)
     except RuleError as error:
         for problem in error.problems:
             click.echo(str(problem))
-        errors = sum(1 for p in error.problems if p.severity == "error")
-        click.echo(f"{errors} problem(s) found; nothing was loaded", err=True)
+        click.echo(f"{len(error.problems)} problem(s) found; nothing was loaded", err=True)
         sys.exit(1)
+    for warning in rule_set.warnings:
+        click.echo(str(warning))
+    failures = run_examples(rule_set.rules)
+    for problem in failures:
+        click.echo(str(problem))
+    if failures:
+        click.echo(f"{len(failures)} rule example(s) failed", err=True)
+        sys.exit(1)
+    examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in rule_set.rules)
     click.echo(
-        f"ok: {settings.path}: {len(settings.sources)} sources, {len(rules)} rules "
-        f"from {settings.rules}, alerts to {', '.join(settings.channels)}"
+        f"ok: {settings.path}: {len(settings.sources)} sources, {len(rule_set.rules)} rules "
+        f"({examples} examples passed) from {settings.rules}, "
+        f"alerts to {', '.join(settings.channels)}"
     )
 
 
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+def status(config_path: Path | None, as_json: bool) -> None:
+    """Is the daemon running and healthy? Exit 0 ok, 1 degraded, 2 down.
+
+    Reads the heartbeat the daemon keeps in the database, so it needs only
+    read access to it (often: sudo). Down: not running, stopped, or silent
+    for three heartbeats. Degraded: some source's last fetch failed, an alert
+    failed for good in the last 24 hours, or one has waited 30 minutes.
+    """
+    try:
+        settings = load_config(config_path or default_config_path())
+    except MonitorError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(health.State.DOWN)  # without the config there is no database to look at
+    verdict = health.check(settings)
+    if as_json:
+        click.echo(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(health.render(verdict)))
+    sys.exit(verdict.state)
 
 
 def _hit_cells(row: dict[str, Any]) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """Watch rules: YAML files -> validated, frozen Rule objects."""
 
-from monitor.rules.loader import load_rules, parse_rule
+from monitor.rules.loader import RuleSet, load_rule_set, load_rules, parse_rule
 
-__all__ = ["load_rules", "parse_rule"]
+__all__ = ["RuleSet", "load_rule_set", "load_rules", "parse_rule"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -520,19 +521,64 @@ class _FileChecker:
 
 
 def parse_rule(
-    text: str, path: str, default_id: str, channels: Iterable[str] | None = None
+    text: str,
+    path: str,
+    default_id: str,
+    channels: Iterable[str] | None = None,
+    dictionary: dict[str, Entity] | None = None,
 ) -> tuple[Rule | None, list[Problem]]:
     """Parse one rule file's text; returns the rule (or None) and every problem found."""
+    doc, problems = _parse_yaml(text, path)
+    if doc is None:
+        return None, problems
+    checker = _FileChecker(path, doc, channels, dictionary)
+    rule = checker.rule(default_id)
+    return rule, checker.problems
+
+
+def _parse_yaml(text: str, path: str) -> tuple[Located | None, list[Problem]]:
     try:
-        doc = load_located(text)
+        return load_located(text), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = getattr(exc, "problem", None) or str(exc)
         return None, [Problem(path, line, col, f"invalid YAML: {reason}")]
-    checker = _FileChecker(path, doc, channels)
-    rule = checker.rule(default_id)
-    return rule, checker.problems
+
+
+def is_dictionary(doc: Located) -> bool:
+    """A file with a top-level ``entities:`` list and no ``title`` is a shared dictionary."""
+    raw = doc.value
+    return isinstance(raw, dict) and "entities" in raw and "title" not in raw
+
+
+def parse_dictionary(doc: Located, path: str) -> tuple[dict[str, Entity], list[Problem]]:
+    """Entities defined once for many rules, keyed by their folded canonical name."""
+    checker = _FileChecker(path, doc, None)
+    raw = doc.value
+    checker.check_keys(raw, ("entities",), ())
+    items = raw["entities"]
+    entities: dict[str, Entity] = {}
+    if not isinstance(items, list) or not items:
+        checker.problem(("entities",), "entities must be a non-empty list of entities")
+        return {}, checker.problems
+    for index, item in enumerate(items):
+        if isinstance(item, str):
+            checker.problem(("entities", index), "a dictionary entity needs name and aliases")
+            continue
+        entity = checker.entity(item, ("entities", index))
+        if entity:
+            entities[entity.name.casefold()] = entity
+    return entities, checker.problems
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A loaded rule folder: the rules, the shared entities and any warnings."""
+
+    rules: tuple[Rule, ...]
+    entities: dict[str, Entity]
+    warnings: tuple[Problem, ...] = ()
 
 
 def rule_files(folder: FsPath) -> list[FsPath]:
@@ -540,8 +586,12 @@ def rule_files(folder: FsPath) -> list[FsPath]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_rules(folder: FsPath, channels: Iterable[str] | None = None) -> tuple[Rule, ...]:
-    """Load every rule in ``folder``; raise RuleError listing every problem if any."""
+def load_rule_set(folder: FsPath, channels: Iterable[str] | None = None) -> RuleSet:
+    """Load every rule in ``folder``; raise RuleError listing every problem if any.
+
+    Dictionary files are read first, so rules may refer to entities defined in
+    any of them, whatever the file order.
+    """
     if not folder.is_dir():
         problem = Problem(
             str(folder),
@@ -551,16 +601,27 @@ def load_rules(folder: FsPath, channels: Iterable[str] | None = None) -> tuple[R
         )
         raise RuleError([problem])
     channel_set = None if channels is None else tuple(channels)
-    rules: list[Rule] = []
     problems: list[Problem] = []
-    first_seen: dict[str, str] = {}
+    dictionary: dict[str, Entity] = {}
+    rule_texts: list[tuple[FsPath, str]] = []
     for file in rule_files(folder):
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(str(file), 1, 1, f"cannot read rule file: {exc}"))
             continue
-        rule, found = parse_rule(text, str(file), file.stem, channel_set)
+        doc, found = _parse_yaml(text, str(file))
+        problems.extend(found)
+        if doc is not None and is_dictionary(doc):
+            entities, found = parse_dictionary(doc, str(file))
+            problems.extend(found)
+            dictionary.update(entities)
+        elif doc is not None:
+            rule_texts.append((file, text))
+    rules: list[Rule] = []
+    first_seen: dict[str, str] = {}
+    for file, text in rule_texts:
+        rule, found = parse_rule(text, str(file), file.stem, channel_set, dictionary)
         problems.extend(found)
         if rule is None:
             continue
@@ -579,6 +640,88 @@ def load_rules(folder: FsPath, channels: Iterable[str] | None = None) -> tuple[R
             continue
         first_seen[rule.id] = str(file)
         rules.append(rule)
-    if problems:
-        raise RuleError(problems)
-    return tuple(rules)
+        problems.extend(risky(rule))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise RuleError(errors)
+    return RuleSet(tuple(rules), dictionary, tuple(problems))
+
+
+def load_rules(folder: FsPath, channels: Iterable[str] | None = None) -> tuple[Rule, ...]:
+    """The rules of ``folder`` (see ``load_rule_set``)."""
+    return load_rule_set(folder, channels).rules
+
+
+#: Words too common to be a whole rule on their own.
+COMMON_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "at",
+        "by",
+        "from",
+        "as",
+        "is",
+        "it",
+        "this",
+        "that",
+        "be",
+        "are",
+        "was",
+        "were",
+        "new",
+        "news",
+        "says",
+        "said",
+        "today",
+        "year",
+        "people",
+        "time",
+        "world",
+        "government",
+        "state",
+        "city",
+        "report",
+    ]
+)
+
+
+def risky(rule: Rule) -> list[Problem]:
+    """Warnings (not errors) about rules that will likely be noisy or never fire."""
+    warnings: list[Problem] = []
+
+    def warn(message: str) -> None:
+        warnings.append(Problem(rule.path, 1, 1, f"rule {rule.id!r}: {message}", "warning"))
+
+    for entity in rule.entities:
+        for name in entity.names:
+            if len(name) < 4 and not entity.is_case_sensitive(name):
+                warn(
+                    f"{name!r} is under 4 characters and matches any capitalisation; "
+                    "add case_sensitive: true if it is an acronym"
+                )
+    for phrase in rule.phrases:
+        if len(phrase) < 4:
+            warn(f"phrase {phrase!r} is under 4 characters; it will match often")
+    terms = [*rule.phrases, *(n for e in rule.entities for n in e.names)]
+    if rule.keywords:
+        terms.extend(rule.keywords.terms)
+        if rule.keywords.threshold < 75:
+            warn(
+                f"fuzzy threshold {rule.keywords.threshold:g} is under 75; "
+                "unrelated words will match"
+            )
+    if len(terms) == 1 and terms[0].casefold() in COMMON_WORDS and rule.match is None:
+        warn(f"the whole rule is the common word {terms[0]!r}; it will match most stories")
+    if isinstance(rule.match, Not) and not terms:
+        warn("the rule is only a `not`: it matches every story that lacks the term")
+    return warnings
