@@ -35,6 +35,7 @@ class SourceConfig:
     interval: timedelta = timedelta(minutes=10)
     timeout: timedelta = timedelta(seconds=20)
     full_text: bool = False
+    tags: tuple[str, ...] = ()  # rules may scope to a tag instead of naming each source
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,18 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    """Where the optional ``/healthz`` and ``/metrics`` endpoint listens (port 0: any free)."""
+
+    host: str = "127.0.0.1"
+    port: int = 9108
+
+    @property
+    def listen(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole config, paths resolved against the config file's folder."""
 
@@ -72,6 +85,10 @@ class Settings:
     slack: SlackConfig | None = None
     email: EmailConfig | None = None
     user_agent: str = DEFAULT_USER_AGENT
+    health: HealthConfig | None = None
+    log_level: str = ""  # empty: the command line's, else info
+    retention_days: int = 90  # stories older than this are pruned (see monitor/store/retention.py)
+    keep_hits: bool = True  # ...but hits, their explanation and their story's title stay
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -84,8 +101,20 @@ class Settings:
         return tuple(names) or ("console",)
 
 
-_TOP_KEYS = {"database", "rules", "sources", "notify", "user_agent"}
-_SOURCE_KEYS = {"name", "url", "interval", "timeout", "full_text"}
+_TOP_KEYS = {
+    "database",
+    "rules",
+    "sources",
+    "notify",
+    "user_agent",
+    "health",
+    "log_level",
+    "retention_days",
+    "keep_hits",
+}
+_HEALTH_KEYS = {"listen"}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_SOURCE_KEYS = {"name", "url", "interval", "timeout", "full_text", "tags"}
 _NOTIFY_KEYS = {"slack", "email"}
 _SLACK_KEYS = {"webhook_url", "token", "channel", "base_url"}
 _EMAIL_KEYS = {
@@ -199,7 +228,43 @@ class _Reader:
             slack=self.slack(self.table(notify, "slack", "notify.")),
             email=self.email(self.table(notify, "email", "notify.")),
             user_agent=self.string(raw, "user_agent", "", DEFAULT_USER_AGENT),
+            health=self.health(self.table(raw, "health", "")),
+            log_level=self.log_level(raw),
+            retention_days=self.retention_days(raw),
+            keep_hits=self.boolean(raw, "keep_hits", "", True),
         )
+
+    def retention_days(self, raw: Mapping[str, Any]) -> int:
+        days = raw.get("retention_days", 90)
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise self.fail(
+                "retention_days",
+                f"expected a whole number of days (1 or more), got {days!r}",
+                hint="write it like retention_days = 90",
+            )
+        return days
+
+    def log_level(self, raw: Mapping[str, Any]) -> str:
+        level = self.string(raw, "log_level", "", "")
+        if level and level not in LOG_LEVELS:
+            raise self.fail("log_level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    def health(self, table: Mapping[str, Any] | None) -> HealthConfig | None:
+        if table is None:
+            return None
+        self.check_keys(table, _HEALTH_KEYS, "health.")
+        listen = self.string(table, "listen", "health.", "127.0.0.1:9108")
+        host, colon, port = listen.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not colon or not host or not port.isdigit() or int(port) > 65535:
+            raise self.fail(
+                "health.listen",
+                f"{listen!r} is not an address and port",
+                hint='write it like "127.0.0.1:9108" (keep it on localhost unless a firewall '
+                "guards the port)",
+            )
+        return HealthConfig(host, int(port))
 
     def sources(self, raw: Any) -> tuple[SourceConfig, ...]:
         if not isinstance(raw, list):
@@ -237,9 +302,15 @@ class _Reader:
                     interval=self.duration(table, "interval", where, "10m"),
                     timeout=self.duration(table, "timeout", where, "20s"),
                     full_text=self.boolean(table, "full_text", where, False),
+                    tags=self.tags(table.get("tags", []), f"{where}tags"),
                 )
             )
         return tuple(result)
+
+    def tags(self, value: Any, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
+            raise self.fail(key, "expected a list of tag names, like [\"mena\", \"wires\"]")
+        return tuple(value)
 
     def file_url(self, url: str) -> str:
         """``file://feeds/x.xml`` is relative to the config's folder, like other paths."""

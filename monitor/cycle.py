@@ -55,7 +55,7 @@ async def poll_source(
     for story in reversed(result.stories):
         if store.is_known(story):
             continue
-        hits = match_story(rules, story)
+        hits = match_story(rules, story, source.tags)
         hit_ids = store.save(story, hits, routes)
         new_stories += 1
         new_hits += len(hit_ids)

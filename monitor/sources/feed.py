@@ -79,7 +79,12 @@ def _timestamp(entry: Any, fetched_at: datetime) -> datetime:
     return fetched_at
 
 
-def _entry_to_story(source: str, entry: Any, fetched_at: datetime) -> Story:
+def _language(code: Any) -> str:
+    """``en-US`` -> ``en``: rules scope on the primary language only."""
+    return str(code or "").strip().lower().replace("_", "-").split("-")[0][:3]
+
+
+def _entry_to_story(source: str, entry: Any, fetched_at: datetime, language: str = "") -> Story:
     title = entry.get("title", "") or ""
     summary = entry.get("summary", "") or ""
     contents = entry.get("content") or []
@@ -98,6 +103,7 @@ def _entry_to_story(source: str, entry: Any, fetched_at: datetime) -> Story:
         body=body,
         published_at=_timestamp(entry, fetched_at),
         fetched_at=fetched_at,
+        language=_language(entry.get("language")) or language,
     )
 
 
@@ -120,7 +126,10 @@ def parse_feed(source: str, data: bytes, url: str, content_type: str = "") -> Fe
         warning = f"feed read leniently: {problem}"
     elif not parsed.get("version") and not parsed.entries:
         raise SourceError(source, "not an RSS or Atom feed (no channel or feed element found)")
-    stories = tuple(_entry_to_story(source, entry, fetched_at) for entry in parsed.entries)
+    language = _language(parsed.get("feed", {}).get("language"))
+    stories = tuple(
+        _entry_to_story(source, entry, fetched_at, language) for entry in parsed.entries
+    )
     return FetchResult(source=source, stories=stories, status=200, warning=warning)
 
 
