@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
-from monitor import __version__, health
+from monitor import __version__, history
 from monitor.config import Settings, default_config_path, load_config
-from monitor.daemon import Daemon
+from monitor.datasette import metadata_for, serve_command
 from monitor.errors import MonitorError, RuleError
 from monitor.log import LEVELS, configure, event, set_level
 from monitor.models import Rule
@@ -25,7 +30,12 @@ from monitor.rules import load_rule_set, load_rules
 from monitor.rules.examples import run_examples
 from monitor.service import user_unit
 from monitor.store import Store
-from monitor.timeutil import parse_since
+from monitor.store.queries import SEVERITIES, HitQuery
+from monitor.timeutil import parse_since, utcnow
+
+# The daemon (scheduler, HTTP, notifiers) and the health endpoint are imported
+# inside the commands that use them: together they cost ~200 ms at start,
+# which `monitor hits` and `monitor stats` should not pay.
 
 config_option = click.option(
     "--config",
@@ -98,6 +108,8 @@ def run(
         settings, rules = _load(config_path)
         if log_level is None and settings.log_level:
             set_level(settings.log_level)
+        from monitor.daemon import Daemon
+
         daemon = Daemon(settings, rules, log_level=log_level)
         if once:
             report = asyncio.run(daemon.run_once())
@@ -164,6 +176,8 @@ def status(config_path: Path | None, as_json: bool) -> None:
     for three heartbeats. Degraded: some source's last fetch failed, an alert
     failed for good in the last 24 hours, or one has waited 30 minutes.
     """
+    from monitor import health
+
     try:
         settings = load_config(config_path or default_config_path())
     except MonitorError as error:
@@ -177,47 +191,425 @@ def status(config_path: Path | None, as_json: bool) -> None:
     sys.exit(verdict.state)
 
 
-def _hit_cells(row: dict[str, Any]) -> dict[str, str]:
-    terms = ", ".join(sorted({m["term"] for m in row["matches"]}))
-    return {
-        "id": str(row["id"]),
-        "matched_at": row["matched_at"].replace("T", " ")[:16],
-        "rule": row["rule"],
-        "source": row["source"],
-        "terms": terms,
-        "title": row["title"] or row["url"],
-    }
+def _open_store(config_path: Path | None) -> tuple[Settings, Store]:
+    """The config and the database it names; exits 1 saying what is wrong."""
+    try:
+        settings = load_config(config_path or default_config_path())
+        return settings, Store.open(settings.database)
+    except MonitorError as error:
+        _fail(error)
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    """A --since/--until value (24h, 7d, 2026-11-01) as a UTC time; bad input exits 2."""
+    if value is None:
+        return None
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _width(cap: int = 120) -> int:
+    return min(shutil.get_terminal_size((cap, 24)).columns, cap)
+
+
+class _HitsGroup(click.Group):
+    """`monitor hits` lists hits itself; its one subcommand, `show ID`, shows one in full."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0].isdigit():
+            raise click.UsageError(f"to see hit {args[0]}, run: monitor hits show {args[0]}", ctx)
+        return super().resolve_command(ctx, args)
+
+
+@cli.group(cls=_HitsGroup, invoke_without_command=True, subcommand_metavar="[show ID]")
+@config_option
+@click.option("--rule", "rule_ids", multiple=True, help="Only hits of this rule id (repeatable).")
+@click.option(
+    "--source", "sources", multiple=True, help="Only hits on stories from this source (repeatable)."
+)
+@click.option("--since", default=None, help="Only hits recorded since: 24h, 7d or 2026-11-01.")
+@click.option("--until", default=None, help="Only hits recorded before: 24h, 7d or 2026-11-01.")
+@click.option(
+    "--published-since", default=None, help="Only stories published since: 24h, 7d or 2026-11-01."
+)
+@click.option(
+    "--search",
+    default=None,
+    help="Full-text search of the stories (SQLite FTS5): Assad, '\"power grid\"', "
+    "'Assad NOT football', 'Tart*'.",
+)
+@click.option(
+    "--severity",
+    "severities",
+    multiple=True,
+    type=click.Choice(SEVERITIES),
+    help="Only hits of this severity (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@output_option()
+@click.pass_context
+def hits(
+    ctx: click.Context,
+    config_path: Path | None,
+    rule_ids: tuple[str, ...],
+    sources: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    published_since: str | None,
+    search: str | None,
+    severities: tuple[str, ...],
+    limit: int,
+    fmt: str,
+) -> None:
+    """List stored hits, newest first; `monitor hits show ID` shows one in full.
+
+    --since and --until filter on when the hit was recorded (UTC),
+    --published-since on when the story was published.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    query = HitQuery(
+        rules=rule_ids,
+        sources=sources,
+        severities=severities,
+        since=_moment(since, "--since"),
+        until=_moment(until, "--until"),
+        published_since=_moment(published_since, "--published-since"),
+        search=search,
+        limit=limit,
+    )
+    _settings, store = _open_store(config_path)
+    try:
+        rows = store.hits(query)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--search") from None
+    finally:
+        store.close()
+    columns = history.CSV_COLUMNS if fmt == "csv" else history.TABLE_COLUMNS
+    emit(rows, fmt, columns, table_cells=history.hit_cells, link=("title", "url"))
+
+
+@hits.command("show")
+@click.argument("hit_id", metavar="ID", type=click.IntRange(min=1))
+@config_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people (matches marked), json for tools.",
+)
+@click.pass_context
+def hits_show(ctx: click.Context, hit_id: int, config_path: Path | None, fmt: str) -> None:
+    """One hit in full: the story with its matches marked, every match with its
+    field, the cluster's other outlets, every delivery with its status and error."""
+    parent = ctx.parent.params.get("config_path") if ctx.parent else None
+    settings, store = _open_store(config_path or parent)
+    try:
+        hit = store.hit(hit_id)
+    finally:
+        store.close()
+    if hit is None:
+        _fail(
+            MonitorError(
+                f"no hit with id {hit_id} in {settings.database}",
+                hint="list the hits and their ids with `monitor hits`",
+            )
+        )
+    if fmt == "json":
+        click.echo(json.dumps(hit, ensure_ascii=False, indent=2))
+        return
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+    def mark(text: str) -> str:
+        return click.style(text, reverse=True) if colour else history.brackets(text)
+
+    click.echo(history.render_hit(hit, _width(100), mark))
+
+
+def _stats_start(since: str) -> date:
+    """The first whole UTC day of the window: `--since 7d` is the last 7 days, today included."""
+    moment = _moment(since, "--since")
+    assert moment is not None
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.date() if moment == midnight else moment.date() + timedelta(days=1)
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--since",
+    default="30d",
+    show_default=True,
+    help="The window, in whole UTC days up to today: 30d, 12w or 2026-11-01.",
+)
+@output_option(formats=("table", "json"))
+def stats(config_path: Path | None, since: str, fmt: str) -> None:
+    """Hits per rule per day (with a sparkline), top sources, delivery success rate
+    and the noisiest rules."""
+    start = _stats_start(since)
+    _settings, store = _open_store(config_path)
+    try:
+        result = store.stats(start, max(start, utcnow().date()))
+    finally:
+        store.close()
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(history.render_stats(result, _width()))
 
 
 @cli.command()
 @config_option
 @click.option("--rule", "rule_ids", multiple=True, help="Only hits of this rule id (repeatable).")
-@click.option("--since", default=None, help="Only hits recorded since: 24h, 7d or 2026-11-01.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@output_option()
-def hits(
-    config_path: Path | None, rule_ids: tuple[str, ...], since: str | None, limit: int, fmt: str
+@click.option(
+    "--source", "sources", multiple=True, help="Only hits on stories from this source (repeatable)."
+)
+@click.option("--since", default=None, help="Only hits recorded since: 30d or 2026-11-01.")
+@click.option("--until", default=None, help="Only hits recorded before: 7d or 2026-11-01.")
+@output_option(default="csv", formats=("csv", "ndjson"))
+def export(
+    config_path: Path | None,
+    rule_ids: tuple[str, ...],
+    sources: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    fmt: str,
 ) -> None:
-    """List stored hits, newest first."""
+    """Write every hit with its story and explanation to stdout, oldest first:
+    csv for spreadsheets, ndjson (one `monitor hits` JSON object a line) for notebooks.
+
+    \b
+        monitor export --since 30d --format csv > hits.csv
+    """
+    query = HitQuery(
+        rules=rule_ids,
+        sources=sources,
+        since=_moment(since, "--since"),
+        until=_moment(until, "--until"),
+        limit=None,
+    )
+    _settings, store = _open_store(config_path)
     try:
-        settings = load_config(config_path or default_config_path())
-        since_at = parse_since(since) if since else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from None
+        rows = store.export(query)
+        if fmt == "csv":
+            emit(map(history.export_row, rows), fmt, history.EXPORT_CSV_COLUMNS)
+        else:
+            emit(rows, fmt, ())
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `monitor export | head`: the reader has gone. Point stdout at devnull
+        # so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        store.close()
+
+
+@cli.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
+def prune(config_path: Path | None, dry_run: bool) -> None:
+    """Apply the retention policy now (the daemon does it daily) and report what went.
+
+    Stories fetched more than retention_days ago (config; default 90) are
+    deleted unless a hit needs them; those that stay lose their body. Hits and
+    their explanation are kept, unless the config says keep_hits = false.
+    """
+    settings, store = _open_store(config_path)
+    try:
+        report = store.prune(settings.retention_days, settings.keep_hits, dry_run)
     except MonitorError as error:
         _fail(error)
+    finally:
+        store.close()
+    click.echo(history.render_prune(report, settings.retention_days))
+
+
+@cli.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
+@click.option("--open", "open_browser", is_flag=True, help="Open it in a web browser.")
+def ui(config_path: Path | None, host: str, port: int, open_browser: bool) -> None:
+    """Browse the history in Datasette, read-only, with canned queries (latest hits,
+    hits by rule, failed deliveries). Needs the extra: pip install 'monitor[ui]'."""
     try:
+        settings = load_config(config_path or default_config_path())
+        with tempfile.TemporaryDirectory(prefix="monitor-ui-") as folder:
+            metadata = Path(folder) / "metadata.json"
+            metadata.write_text(json.dumps(metadata_for(settings.database)), encoding="utf-8")
+            command = serve_command(settings.database, metadata, host, port, open_browser)
+            try:
+                code = subprocess.call(command)
+            except KeyboardInterrupt:
+                code = 0
+    except MonitorError as error:
+        _fail(error)
+    sys.exit(code)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of rule files, for editors.
+
+    Save it and point your editor at it for completion, hover help and
+    squiggles while you write rules: `monitor schema > rule.schema.json`,
+    then see "Editor support" in docs/rules.md (VS Code's YAML extension).
+    """
+    from monitor.rules.schema import schema_text  # only this command needs it
+
+    click.echo(schema_text(), nl=False)
+
+
+def _terminal_style(text: str, role: str) -> str:
+    """Highlights for a terminal: matched text bold yellow, true green, false red."""
+    if role == "match":
+        return click.style(text, fg="yellow", bold=True)
+    return click.style(text, fg="green" if role == "true" else "red")
+
+
+def _rule_selection(
+    settings: Settings, rules_dir: Path | None, rule_ids: tuple[str, ...]
+) -> tuple[Rule, ...]:
+    """The configured (or ``--rules``) rule set, narrowed by ``--rule``; unknown ids exit 2."""
+    from monitor.explain import select_rules
+
+    rules = load_rule_set(rules_dir or settings.rules, settings.channels).rules
+    try:
+        return select_rules(rules, rule_ids)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rule") from None
+
+
+rules_dir_option = click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Use this rules folder (a draft) instead of the configured one.",
+)
+
+
+@cli.command("match")
+@config_option
+@click.option("--rule", "rule_ids", multiple=True, help="Only this rule id (repeatable).")
+@rules_dir_option
+@click.option(
+    "--source",
+    "source_name",
+    default=None,
+    help="Take the story to come from this configured source (its name and tags), "
+    "for rules scoped with `sources:`.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people (highlighted on a terminal), json for tools.",
+)
+@click.argument("target", metavar="FILE|URL|-")
+def match_command(
+    config_path: Path | None,
+    rule_ids: tuple[str, ...],
+    rules_dir: Path | None,
+    source_name: str | None,
+    fmt: str,
+    target: str,
+) -> None:
+    """Show which rules match one story, and why: every clause and every matched text.
+
+    FILE|URL|- is plain text (first line = title), an HTML page, or a feed
+    (every item is a story); - reads stdin. Rules out of scope for the story
+    (source, language, max_age, disabled) are evaluated anyway and say so.
+    Exits 0 whether or not anything matched, 1 on unreadable input or rules.
+    """
+    from monitor.explain import Style, explain_story, plain_style, render_text, to_dict
+    from monitor.sources.adhoc import read_input
+
+    try:
+        settings = load_config(config_path or default_config_path())
+        rules = _rule_selection(settings, rules_dir, rule_ids)
+        found = read_input(
+            target,
+            settings.sources,
+            settings.user_agent,
+            sys.stdin.buffer,
+            source_name,
+        )
+    except MonitorError as error:
+        _fail(error)
+    explained = [explain_story(rules, story, found.source_tags) for story in found.stories]
+    if fmt == "json":
+        click.echo(json.dumps([to_dict(e) for e in explained], ensure_ascii=False, indent=2))
+    else:
+        style: Style = _terminal_style if sys.stdout.isatty() else plain_style
+        click.echo(render_text(explained, style))
+
+
+@cli.command("replay")
+@config_option
+@click.option(
+    "--since", required=True, help="Replay the stories fetched since: 24h, 7d or 2026-11-01."
+)
+@click.option("--rule", "rule_ids", multiple=True, help="Only this rule id (repeatable).")
+@rules_dir_option
+@click.option(
+    "--store",
+    "store_new",
+    is_flag=True,
+    help="Store the new hits in the history. No alert is sent for them.",
+)
+@output_option()
+def replay_command(
+    config_path: Path | None,
+    since: str,
+    rule_ids: tuple[str, ...],
+    rules_dir: Path | None,
+    store_new: bool,
+    fmt: str,
+) -> None:
+    """Backtest: run the rules (or a draft, --rules DIR) over stored stories.
+
+    Lists the hits the rules would have produced on the stories fetched
+    since --since, marking `new` those the history does not have yet, with
+    counts per rule on stderr. Sends no alert and changes nothing unless
+    --store is given; then only the new hits are stored, with no deliveries.
+    """
+    from monitor.replay import Replay, table_cells
+
+    try:
+        since_at = parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    try:
+        settings = load_config(config_path or default_config_path())
+        rules = _rule_selection(settings, rules_dir, rule_ids)
         store = Store.open(settings.database)
     except MonitorError as error:
         _fail(error)
     try:
-        rows = list(store.hits(rule_ids, since_at, limit))
+        tags = {source.name: source.tags for source in settings.sources}
+        replay = Replay(store, rules, since_at, tags, store_new=store_new)
+        columns: tuple[str, ...] = ("new", "rule", "published_at", "source", "terms", "title")
+        if fmt == "csv":
+            columns = ("new", "rule", "published_at", "source", "title", "url")
+        rows = (hit.to_row() for hit in replay.hits())
+        emit(rows, fmt, columns, table_cells=table_cells)
+    except MonitorError as error:
+        _fail(error)
     finally:
         store.close()
-    columns: tuple[str, ...] = ("id", "matched_at", "rule", "source", "terms", "title")
-    if fmt == "csv":
-        columns = ("id", "matched_at", "published_at", "rule", "source", "title", "url")
-    emit(rows, fmt, columns, table_cells=_hit_cells)
+    if fmt == "table":
+        click.echo("\n".join(replay.summary()), err=True)
+    if store_new:
+        click.echo(f"stored {replay.stored} new hit(s); no alert was sent for them", err=True)
 
 
 def main() -> None:

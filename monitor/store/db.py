@@ -1,7 +1,10 @@
 """Reads and writes of the SQLite store.
 
-Every multi-row write (a story with its hits and their pending deliveries) is
-one transaction, so a crash leaves either all of it or none of it.
+Every multi-row write (a story with its cluster, hits and their pending
+deliveries) is one transaction, so a crash leaves either all of it or none of
+it. The connection runs in autocommit mode and every write takes the lock up
+front (``tx.immediate``), which is what lets the daemon write while `monitor
+hits` and friends read, with no "database is locked" errors.
 """
 
 from __future__ import annotations
@@ -10,18 +13,26 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from monitor.dedupe import canonical_url
 from monitor.errors import StoreError
 from monitor.models import Alert, Hit, Match, Story
-from monitor.sources.feed import FetchResult, SourceState
+from monitor.store import queries, retention, stats
+from monitor.store.queries import HitQuery
+from monitor.store.retention import PruneReport
 from monitor.store.schema import migrate
+from monitor.store.stats import Stats
+from monitor.store.tx import immediate
 from monitor.timeutil import isoformat, utcnow
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from monitor.sources.feed import FetchResult, SourceState
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -45,11 +56,15 @@ def matches_from_json(text: str | None) -> tuple[Match, ...]:
     return tuple(Match(**item) for item in json.loads(text or "[]"))
 
 
+class _AlreadyStored(Exception):
+    """The story's guid or canonical URL is already in the database."""
+
+
 class Store:
     """The monitor database. Open one per thread; SQLite's WAL lets readers run beside us."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
         self.path = path
 
     @classmethod
@@ -57,26 +72,42 @@ class Store:
         """Open (creating or upgrading) the database at ``path``."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-            db = sqlite_utils.Database(conn)
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA foreign_keys = ON")
-            migrate(db)
+            conn = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+            conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL is still crash-safe; it only skips an fsync per commit.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn)
         except (sqlite3.Error, OSError, RuntimeError) as exc:
             raise StoreError(
                 f"cannot open database {str(path)!r}: {exc}",
                 hint="check the folder exists and is writable, or set `database` in the config",
             ) from exc
-        return cls(db, path)
+        return cls(conn, path)
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """The same connection through sqlite-utils, made on first use (its import is slow)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.conn.close()
 
     # Sources -----------------------------------------------------------------
 
     def source_state(self, name: str) -> SourceState:
-        row = self.db.execute(
+        # Imported here: the feed parser is heavy, and read-only commands never need it.
+        from monitor.sources.feed import SourceState
+
+        row = self.conn.execute(
             "SELECT etag, last_modified FROM sources WHERE name = ?", [name]
         ).fetchone()
         return SourceState(*row) if row else SourceState()
@@ -84,8 +115,8 @@ class Store:
     def record_fetch(self, result: FetchResult, url: str, new_items: int) -> None:
         """Remember how a fetch went, for conditional GET and for `monitor sources`."""
         now = isoformat(utcnow())
-        with self.db.conn:
-            self.db.execute(
+        with immediate(self.conn):
+            self.conn.execute(
                 """
                 INSERT INTO sources (name, url, etag, last_modified, last_fetch_at, last_status,
                                      last_error, consecutive_failures, new_items)
@@ -119,7 +150,7 @@ class Store:
     def is_known(self, story: Story) -> bool:
         """True when the story (by canonical URL or guid) is already stored."""
         url = canonical_url(story.url) if story.url else ""
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT 1 FROM stories WHERE guid = ? OR (? != '' AND canonical_url = ?) LIMIT 1",
             [story.guid, url, url],
         ).fetchone()
@@ -132,55 +163,88 @@ class Store:
 
         ``routes`` maps a rule id to its (channel, target) pairs. Returns the
         new hit ids; an already-known story stores nothing and returns [].
+        The story starts its own cluster. A rule fires once per cluster: a hit
+        on a cluster that already has one for the rule is not stored again.
         """
         now = isoformat(utcnow())
         url = canonical_url(story.url) if story.url else ""
+        conn = self.conn
         try:
-            with self.db.conn:
-                cursor = self.db.execute(
-                    """
-                    INSERT INTO stories (source, url, canonical_url, guid, title, summary, body,
-                                         published_at, fetched_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                    [
-                        story.source,
-                        story.url,
-                        url,
-                        story.guid,
-                        story.title,
-                        story.summary,
-                        story.body,
-                        isoformat(story.published_at),
-                        isoformat(story.fetched_at),
-                    ],
-                )
-                story_id = cursor.lastrowid
-                hit_ids = []
-                for hit in hits:
-                    cursor = self.db.execute(
-                        "INSERT INTO hits (rule, rule_title, story_id, matches, matched_at) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        [hit.rule.id, hit.rule.title, story_id, matches_to_json(hit.matches), now],
-                    )
-                    hit_id = int(cursor.lastrowid or 0)
-                    hit_ids.append(hit_id)
-                    for channel, target in routes.get(hit.rule.id, []):
-                        self.db.execute(
-                            "INSERT INTO deliveries (hit_id, channel, target, status, attempts, "
-                            "created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)",
-                            [hit_id, channel, target, now, now],
-                        )
-        except sqlite3.IntegrityError:
+            with immediate(conn):
+                conn.execute("INSERT OR IGNORE INTO sources (name) VALUES (?)", [story.source])
+                cluster_id = conn.execute(
+                    "INSERT INTO clusters (title, first_seen_at) VALUES (?, ?)", [story.title, now]
+                ).lastrowid
+                try:
+                    story_id = conn.execute(
+                        """
+                        INSERT INTO stories (cluster_id, source, url, canonical_url, guid, title,
+                                             summary, body, published_at, fetched_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                        [
+                            cluster_id,
+                            story.source,
+                            story.url,
+                            url,
+                            story.guid,
+                            story.title,
+                            story.summary,
+                            story.body,
+                            isoformat(story.published_at),
+                            isoformat(story.fetched_at),
+                        ],
+                    ).lastrowid
+                except sqlite3.IntegrityError as exc:
+                    raise _AlreadyStored from exc
+                return self._save_hits(story_id or 0, cluster_id or 0, hits, routes, now)
+        except _AlreadyStored:
             # Stored meanwhile under the same URL or guid (another feed in the same cycle).
             return []
+
+    def _save_hits(
+        self,
+        story_id: int,
+        cluster_id: int,
+        hits: Iterable[Hit],
+        routes: dict[str, list[tuple[str, str]]],
+        now: str,
+    ) -> list[int]:
+        """The hits and deliveries of ``save``, inside its transaction."""
+        conn = self.conn
+        hit_ids = []
+        for hit in hits:
+            cursor = conn.execute(
+                "INSERT INTO hits (rule, rule_title, story_id, cluster_id, severity, matches, "
+                "matched_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (cluster_id, rule) DO NOTHING",
+                [
+                    hit.rule.id,
+                    hit.rule.title,
+                    story_id,
+                    cluster_id,
+                    # Rules gain a severity in a later change; until then every hit is normal.
+                    getattr(hit.rule, "severity", "normal"),
+                    matches_to_json(hit.matches),
+                    now,
+                ],
+            )
+            if not cursor.rowcount:
+                continue
+            hit_id = int(cursor.lastrowid or 0)
+            hit_ids.append(hit_id)
+            conn.executemany(
+                "INSERT INTO deliveries (hit_id, channel, target, status, attempts, "
+                "created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)",
+                [(hit_id, ch, target, now, now) for ch, target in routes.get(hit.rule.id, [])],
+            )
         return hit_ids
 
     # Deliveries --------------------------------------------------------------
 
     def pending_deliveries(self, channels: Iterable[str] | None = None) -> list[PendingDelivery]:
         """Deliveries still to send, oldest first."""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             """
             SELECT d.id, d.channel, d.target, d.attempts, h.id, h.rule, h.rule_title, h.matches,
                    s.title, s.url, s.source, s.published_at
@@ -212,8 +276,8 @@ class Store:
 
     def mark_sent(self, delivery_id: int) -> None:
         now = isoformat(utcnow())
-        with self.db.conn:
-            self.db.execute(
+        with immediate(self.conn):
+            self.conn.execute(
                 "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
                 "updated_at = ?, last_error = NULL WHERE id = ?",
                 [now, now, delivery_id],
@@ -221,58 +285,107 @@ class Store:
 
     def mark_failed(self, delivery_id: int, error: str, permanent: bool) -> None:
         """Record a failed attempt; a permanent failure stops retries, others stay pending."""
-        with self.db.conn:
-            self.db.execute(
+        with immediate(self.conn):
+            self.conn.execute(
                 "UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?, "
                 "updated_at = ? WHERE id = ?",
                 ["failed" if permanent else "pending", error, isoformat(utcnow()), delivery_id],
             )
 
-    # Queries -----------------------------------------------------------------
+    # History -----------------------------------------------------------------
 
-    def hits(
-        self, rules: Iterable[str] = (), since: datetime | None = None, limit: int = 50
-    ) -> Iterator[dict[str, Any]]:
-        """Stored hits, newest first, in the shape `monitor hits --format json` prints."""
-        where, params = [], []
-        rules = list(rules)
-        if rules:
-            where.append(f"h.rule IN ({', '.join('?' for _ in rules)})")
-            params.extend(rules)
-        if since is not None:
-            where.append("h.matched_at >= ?")
-            params.append(isoformat(since))
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self.db.execute(
-            f"""
-            SELECT h.id, h.rule, h.rule_title, s.title, s.url, s.source, s.published_at,
-                   h.matched_at, h.matches
-            FROM hits h JOIN stories s ON s.id = h.story_id
-            {clause}
-            ORDER BY h.matched_at DESC, h.id DESC LIMIT ?
-            """,
-            [*params, limit],
-        )
-        for row in rows:
-            yield {
-                "id": row[0],
-                "rule": row[1],
-                "rule_title": row[2],
-                "title": row[3],
-                "url": row[4],
-                "source": row[5],
-                "published_at": row[6],
-                "matched_at": row[7],
-                "matches": [
-                    {
-                        "kind": m.kind,
-                        "term": m.term,
-                        "text": m.text,
-                        "field": m.field,
-                        "start": m.start,
-                        "end": m.end,
-                        "score": m.score,
-                    }
-                    for m in matches_from_json(row[8])
-                ],
-            }
+    def hits(self, query: HitQuery | None = None) -> list[dict[str, Any]]:
+        """Stored hits, newest first, in the shape `monitor hits --format json` prints.
+
+        Raises ValueError for a malformed full-text ``query.search``.
+        """
+        return queries.list_hits(self.conn, query or HitQuery())
+
+    def export(self, query: HitQuery) -> Iterator[dict[str, Any]]:
+        """Every hit matching ``query`` (its limit ignored), oldest first, streamed."""
+        return queries.export_hits(self.conn, query)
+
+    def hit(self, hit_id: int) -> dict[str, Any] | None:
+        """One hit in full (story text, other outlets, deliveries), or None."""
+        return queries.hit_detail(self.conn, hit_id)
+
+    def stats(self, since: date, until: date) -> Stats:
+        """Hits per rule per day, top sources and delivery outcomes, UTC days inclusive."""
+        return stats.read_stats(self.conn, since, until)
+
+    def prune(
+        self,
+        retention_days: int,
+        keep_hits: bool = True,
+        dry_run: bool = False,
+        now: datetime | None = None,
+    ) -> PruneReport:
+        """Apply the retention policy (the daemon runs this daily; `monitor prune` by hand).
+
+        Deletes stories older than ``retention_days`` that no hit needs, clears
+        the bodies of the old stories that stay, and with ``keep_hits=False``
+        deletes old hits and their deliveries first. ``dry_run`` only counts.
+        """
+        return retention.prune(self.conn, retention_days, keep_hits, dry_run, now)
+
+    # Replay (`monitor replay`) -------------------------------------------------
+
+    def stories_since(
+        self, since: datetime, after_id: int = 0, limit: int = 500
+    ) -> list[tuple[int, int, Story]]:
+        """Up to ``limit`` stories fetched since ``since`` with id > ``after_id``, by id.
+
+        Each comes as (story id, cluster id, story); page on with the last id.
+        The language is not stored, so it comes back empty.
+        """
+        rows = self.conn.execute(
+            "SELECT id, cluster_id, source, url, guid, title, summary, body, published_at, "
+            "fetched_at FROM stories WHERE fetched_at >= ? AND id > ? ORDER BY id LIMIT ?",
+            [isoformat(since), after_id, limit],
+        ).fetchall()
+        return [
+            (
+                row[0],
+                row[1],
+                Story(
+                    source=row[2],
+                    url=row[3] or "",
+                    guid=row[4],
+                    title=row[5] or "",
+                    summary=row[6] or "",
+                    body=row[7] or "",
+                    published_at=datetime.fromisoformat(row[8]),
+                    fetched_at=datetime.fromisoformat(row[9]),
+                ),
+            )
+            for row in rows
+        ]
+
+    def hit_keys(self, cluster_ids: Iterable[int]) -> set[tuple[int, str]]:
+        """The (cluster id, rule id) pairs that already have a hit, among ``cluster_ids``."""
+        ids = list(set(cluster_ids))
+        found: set[tuple[int, str]] = set()
+        for start in range(0, len(ids), 500):  # stay well under SQLite's variable limit
+            chunk = ids[start : start + 500]
+            found.update(
+                self.conn.execute(
+                    f"SELECT cluster_id, rule FROM hits WHERE cluster_id IN "
+                    f"({', '.join('?' for _ in chunk)})",
+                    chunk,
+                ).fetchall()
+            )
+        return found
+
+    def add_hits(self, hits: Iterable[tuple[int, int, Hit]]) -> int:
+        """Store (story id, cluster id, hit) triples in one transaction, with NO deliveries.
+
+        For replayed hits: they are history, not news, so no alert goes out.
+        A rule's hit on a cluster that has one already is skipped, as in
+        ``save``. Returns how many were stored.
+        """
+        now = isoformat(utcnow())
+        stored = 0
+        with immediate(self.conn):
+            for story_id, cluster_id, hit in hits:
+                stored += len(self._save_hits(story_id, cluster_id, [hit], {}, now))
+        return stored
