@@ -35,7 +35,7 @@ from monitor.models import (
     RegexLeaf,
     Rule,
 )
-from monitor.rules.query import QuerySyntaxError, parse_query
+from monitor.rules.query import WILDCARD_MIN, QuerySyntaxError, parse_query
 from monitor.rules.yamlnodes import Located, Path, load_located
 from monitor.timeutil import parse_duration
 
@@ -75,6 +75,23 @@ DEFAULT_THRESHOLD = 85.0
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+def _wildcard_problem(term: str) -> str | None:
+    """Why a ``*`` in ``term`` cannot work (the rule a query applies to its terms), or None.
+
+    Without this check ``sanc*ion`` would quietly mean the two words "sanc ion".
+    """
+    star = term.find("*")
+    if star == -1:
+        return None
+    if star != len(term) - 1:
+        return "* can only end a term, as in sanction*"
+    stem = term[:-1]
+    words = term_words(stem) if stem[-1:].isalnum() else ()
+    if not words or len(words[-1]) < WILDCARD_MIN:
+        return f"a wildcard needs at least {WILDCARD_MIN} letters before *, as in sanction*"
+    return None
+
+
 class _FileChecker:
     """Validates one rule document, collecting problems instead of stopping at the first."""
 
@@ -112,6 +129,9 @@ class _FileChecker:
             return None
         if not term_words(value):
             self.problem(where, f"{what} {value!r} has no letters or digits to match")
+            return None
+        if wildcard := _wildcard_problem(value.strip()):
+            self.problem(where, f"{what} {value!r}: {wildcard}")
             return None
         return value.strip()
 
@@ -491,6 +511,10 @@ class _FileChecker:
         match_examples, no_match_examples = (
             self.examples(raw["examples"], ("examples",)) if "examples" in raw else ((), ())
         )
+        # Checked before the error test below, so a bad value cannot slip through.
+        sources = self.names(raw, "sources", None)
+        languages = self.names(raw, "languages", _LANGUAGE)
+        enabled = self.flag(raw, "enabled", (), True)
         if self.errors:
             return None
         return Rule(
@@ -504,10 +528,10 @@ class _FileChecker:
             notify=notify,
             match=tree[0] if len(tree) == 1 else And(tuple(tree)) if tree else None,
             fields=tuple(fields),
-            sources=self.names(raw, "sources", None),
-            languages=self.names(raw, "languages", _LANGUAGE),
+            sources=sources,
+            languages=languages,
             max_age=max_age,
-            enabled=self.flag(raw, "enabled", (), True),
+            enabled=enabled,
             severity=str(severity),
             description=str(raw.get("description", "")),
             owner=str(raw.get("owner", "")),
