@@ -36,6 +36,22 @@ class SourceConfig:
     timeout: timedelta = timedelta(seconds=20)
     full_text: bool = False
     tags: tuple[str, ...] = ()  # rules may scope to a tag instead of naming each source
+    type: str = "feed"  # feed (RSS, Atom, JSON Feed: detected) | sitemap | page
+    max_age: timedelta = timedelta(days=7)  # published longer before first seen: not alerted
+    stale_after: timedelta = timedelta(hours=6)  # failing this long: one ops alert
+
+
+SOURCE_TYPES = ("feed", "sitemap", "page")
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """How hard the fetcher may hit the web (``[http]``); see monitor/sources/http.py."""
+
+    concurrency: int = 64  # requests in flight, all sources together
+    per_host: int = 2  # requests in flight to one host
+    host_delay: float = 0.5  # seconds between the starts of two requests to one host
+    max_bytes: int = 10 * 1024 * 1024  # a larger response is aborted
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,7 @@ class Settings:
     log_level: str = ""  # empty: the command line's, else info
     retention_days: int = 90  # stories older than this are pruned (see monitor/store/retention.py)
     keep_hits: bool = True  # ...but hits, their explanation and their story's title stay
+    http: HttpConfig = HttpConfig()
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -111,10 +128,22 @@ _TOP_KEYS = {
     "log_level",
     "retention_days",
     "keep_hits",
+    "http",
 }
+_HTTP_KEYS = {"concurrency", "per_host", "host_delay", "max_body_mb"}
 _HEALTH_KEYS = {"listen"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
-_SOURCE_KEYS = {"name", "url", "interval", "timeout", "full_text", "tags"}
+_SOURCE_KEYS = {
+    "name",
+    "url",
+    "interval",
+    "timeout",
+    "full_text",
+    "tags",
+    "type",
+    "max_age",
+    "stale_after",
+}
 _NOTIFY_KEYS = {"slack", "email"}
 _SLACK_KEYS = {"webhook_url", "token", "channel", "base_url"}
 _EMAIL_KEYS = {
@@ -232,6 +261,7 @@ class _Reader:
             log_level=self.log_level(raw),
             retention_days=self.retention_days(raw),
             keep_hits=self.boolean(raw, "keep_hits", "", True),
+            http=self.http(self.table(raw, "http", "")),
         )
 
     def retention_days(self, raw: Mapping[str, Any]) -> int:
@@ -303,9 +333,47 @@ class _Reader:
                     timeout=self.duration(table, "timeout", where, "20s"),
                     full_text=self.boolean(table, "full_text", where, False),
                     tags=self.tags(table.get("tags", []), f"{where}tags"),
+                    type=self.source_type(table, where),
+                    max_age=self.duration(table, "max_age", where, "7d"),
+                    stale_after=self.duration(table, "stale_after", where, "6h"),
                 )
             )
         return tuple(result)
+
+    def source_type(self, table: Mapping[str, Any], where: str) -> str:
+        kind = self.string(table, "type", where, "feed")
+        if kind not in SOURCE_TYPES:
+            raise self.fail(
+                f"{where}type",
+                f"{kind!r} is not one of {', '.join(SOURCE_TYPES)}",
+                hint="feed reads RSS, Atom and JSON Feed alike; sitemap reads news sitemaps; "
+                "page turns a section front's article links into stories",
+            )
+        return kind
+
+    def http(self, table: Mapping[str, Any] | None) -> HttpConfig:
+        if table is None:
+            return HttpConfig()
+        self.check_keys(table, _HTTP_KEYS, "http.")
+        numbers: dict[str, float] = {}
+        for key, default, low in (
+            ("concurrency", 64, 1),
+            ("per_host", 2, 1),
+            ("host_delay", 0.5, 0),
+            ("max_body_mb", 10, 1),
+        ):
+            value = table.get(key, default)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < low:
+                raise self.fail(
+                    f"http.{key}", f"expected a number of at least {low}, got {value!r}"
+                )
+            numbers[key] = value
+        return HttpConfig(
+            concurrency=int(numbers["concurrency"]),
+            per_host=int(numbers["per_host"]),
+            host_delay=float(numbers["host_delay"]),
+            max_bytes=int(numbers["max_body_mb"] * 1024 * 1024),
+        )
 
     def tags(self, value: Any, key: str) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):

@@ -1,60 +1,170 @@
-"""The daemon as a real subprocess: it polls on schedule, alerts on new items, stops on signals."""
+"""The daemon as a real subprocess, against the local feed, Slack and SMTP servers.
+
+Each test starts `python -m monitor run` with a 1 s interval and watches what
+it does from outside: requests to the feed server, messages on the Slack
+server, lines in its stderr, datagrams on a notify socket, rows in its
+database. Waits are bounded; a test takes a few seconds.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from click.testing import CliRunner
 from feedtext import Item, rss
-from servers import FeedServer, SlackServer
+from servers import FeedServer, SlackServer, SmtpServer
 
-RULE = "title: Assad watch\nentities: [{name: Bashar al-Assad, aliases: [Assad]}]\n"
+from monitor.cli import cli
+from monitor.timeutil import isoformat, utcnow
+
+ASSAD_RULE = "title: Assad watch\nentities: [{name: Bashar al-Assad, aliases: [Assad]}]\n"
+PUTIN_RULE = "title: Assad watch\nentities: [Vladimir Putin, Putin]\n"
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     """Poll ``condition`` until it holds or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
-        time.sleep(0.1)
+        time.sleep(0.05)
     return condition()
 
 
+class DaemonProcess:
+    """`monitor run` in a subprocess; its stderr is collected line by line as it comes."""
+
+    def __init__(self, config: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--config", str(config), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        assert self.process.stderr is not None and self.process.stdout is not None
+        self._readers = [
+            threading.Thread(target=self._collect, args=(self.process.stderr,), daemon=True),
+            # stdout is drained (the console notifier writes there) so it never fills up.
+            threading.Thread(target=self.process.stdout.read, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _collect(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            with self._lock:
+                self._lines.append(line.rstrip("\n"))
+
+    @property
+    def lines(self) -> list[str]:
+        with self._lock:
+            return list(self._lines)
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def events(self, name: str) -> list[str]:
+        return [line for line in self.lines if f" event={name} " in line + " "]
+
+    def wait_for_event(self, name: str, count: int = 1, timeout: float = 10.0) -> bool:
+        return wait_for(lambda: len(self.events(name)) >= count, timeout)
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 10.0) -> tuple[int, float]:
+        """Send ``signum``; return the exit code and how long the exit took."""
+        started = time.monotonic()
+        self.process.send_signal(signum)
+        code = self.process.wait(timeout=timeout)
+        elapsed = time.monotonic() - started
+        self.close()
+        return code, elapsed
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
 @pytest.fixture
-def daemon(
-    tmp_path: Path, feed_server: FeedServer, slack_server: SlackServer
-) -> Iterator[subprocess.Popen[str]]:
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "assad.yaml").write_text(RULE)
-    feed_server.route("/feed", rss([Item("Assad speaks", "https://news.example.org/1")]))
+def start(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
+    """``start(config, *args, env=...)`` runs a daemon that is killed after the test."""
+    started: list[DaemonProcess] = []
+
+    def run(config: Path, *args: str, env: dict[str, str] | None = None) -> DaemonProcess:
+        daemon = DaemonProcess(config, *args, env=env)
+        started.append(daemon)
+        return daemon
+
+    yield run
+    for daemon in started:
+        daemon.close()
+
+
+def write_config(
+    tmp_path: Path,
+    sources: dict[str, str],
+    notify: str = "",
+    extra: str = "",
+    interval: str = "1s",
+    rule: str = ASSAD_RULE,
+) -> Path:
+    """A config with ``sources`` (name -> URL), the Assad rule, and ``notify`` tables."""
+    rules = tmp_path / "rules"
+    rules.mkdir(exist_ok=True)
+    (rules / "assad.yaml").write_text(rule)
+    tables = "".join(
+        f'[[sources]]\nname = "{name}"\nurl = "{url}"\ninterval = "{interval}"\ntimeout = "30s"\n\n'
+        for name, url in sources.items()
+    )
     config = tmp_path / "monitor.toml"
-    config.write_text(
-        f'rules = "rules"\n[[sources]]\nname = "feed"\nurl = "{feed_server.url("/feed")}"\n'
-        f'interval = "1s"\n[notify.slack]\nwebhook_url = "{slack_server.webhook_url}"\n'
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_PROXY": "127.0.0.1"},
-    )
-    yield process
-    if process.poll() is None:
-        process.kill()
-    process.communicate(timeout=10)
+    config.write_text(f'database = "monitor.db"\nrules = "rules"\n{extra}\n{tables}{notify}')
+    return config
+
+
+def slack_table(slack: SlackServer) -> str:
+    return f'[notify.slack]\nwebhook_url = "{slack.webhook_url}"\n'
+
+
+@pytest.fixture
+def config(tmp_path: Path, feed_server: FeedServer, slack_server: SlackServer) -> Path:
+    feed_server.route("/feed", rss([Item("Assad speaks", "https://news.example.org/1")]))
+    return write_config(tmp_path, {"feed": feed_server.url("/feed")}, slack_table(slack_server))
 
 
 def test_new_item_alerts_within_one_interval(
-    daemon: subprocess.Popen[str], feed_server: FeedServer, slack_server: SlackServer
+    config: Path,
+    start: Callable[..., DaemonProcess],
+    feed_server: FeedServer,
+    slack_server: SlackServer,
 ) -> None:
+    start(config)
     assert wait_for(lambda: len(slack_server.messages) == 1)
 
     feed_server.route(
@@ -67,7 +177,8 @@ def test_new_item_alerts_within_one_interval(
         ),
     )
 
-    assert wait_for(lambda: len(slack_server.messages) == 2, timeout=5)
+    # The interval is 1 s (plus up to 0.1 s of jitter); delivery follows the poll at once.
+    assert wait_for(lambda: len(slack_server.messages) == 2, timeout=3)  # 1.1 s + slack for load
     assert "Assad travels to Moscow" in slack_server.messages[1]["text"]
     time.sleep(1.5)  # another poll or two: nothing is sent twice
     assert len(slack_server.messages) == 2
@@ -75,15 +186,357 @@ def test_new_item_alerts_within_one_interval(
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_the_daemon_cleanly(
-    daemon: subprocess.Popen[str], slack_server: SlackServer, signum: int
+    config: Path, start: Callable[..., DaemonProcess], slack_server: SlackServer, signum: int
 ) -> None:
+    daemon = start(config)
     assert wait_for(lambda: len(slack_server.messages) == 1)
-    started = time.monotonic()
 
-    daemon.send_signal(signum)
+    code, elapsed = daemon.stop(signum)
 
-    assert daemon.wait(timeout=10) == 0
-    assert time.monotonic() - started < 10
-    _, stderr = daemon.communicate()
-    assert "event=started" in stderr
-    assert "event=stopped" in stderr
+    assert code == 0
+    assert elapsed < 10
+    assert daemon.events("started") and daemon.events("stopped")
+    # The database was closed cleanly: SQLite folded the WAL back and removed it.
+    assert not (config.parent / "monitor.db-wal").exists()
+
+
+def test_startup_line_names_config_database_sources_and_rules(
+    config: Path, start: Callable[..., DaemonProcess]
+) -> None:
+    daemon = start(config, "--log-format", "json")
+    assert wait_for(lambda: '"event": "fetched"' in daemon.log)
+
+    records = [json.loads(line) for line in daemon.lines]
+
+    started = next(r for r in records if r["event"] == "started")
+    assert started["config"] == str(config)
+    assert started["database"] == str(config.parent / "monitor.db")
+    assert (started["sources"], started["rules"]) == (1, 1)
+    assert {r["level"] for r in records} <= {"debug", "info", "warning", "error"}
+
+
+def test_sighup_applies_a_rule_edit_without_restart(
+    config: Path,
+    start: Callable[..., DaemonProcess],
+    feed_server: FeedServer,
+    slack_server: SlackServer,
+) -> None:
+    daemon = start(config)
+    assert wait_for(lambda: len(slack_server.messages) == 1)
+    (config.parent / "rules" / "assad.yaml").write_text(PUTIN_RULE)
+
+    daemon.process.send_signal(signal.SIGHUP)
+    assert daemon.wait_for_event("reloaded")
+    feed_server.route(
+        "/feed",
+        rss(
+            [
+                Item("Putin visits Damascus", "https://news.example.org/3"),
+                Item("Assad thanks allies", "https://news.example.org/2"),
+            ]
+        ),
+    )
+
+    assert wait_for(lambda: len(slack_server.messages) == 2, timeout=3)
+    time.sleep(1.2)
+    texts = [m["text"] for m in slack_server.messages]
+    assert len(texts) == 2 and "Putin visits Damascus" in texts[1]
+    assert daemon.running
+    assert len(daemon.events("started")) == 1
+
+
+def test_sighup_with_a_broken_config_or_rule_keeps_the_old_ones_running(
+    config: Path,
+    start: Callable[..., DaemonProcess],
+    feed_server: FeedServer,
+    slack_server: SlackServer,
+) -> None:
+    daemon = start(config)
+    assert wait_for(lambda: len(slack_server.messages) == 1)
+    good_config = config.read_text()
+    config.write_text(good_config + "\nintervall = 3\n")
+
+    daemon.process.send_signal(signal.SIGHUP)
+
+    assert daemon.wait_for_event("reload_failed")
+    failure = daemon.events("reload_failed")[0]
+    assert "intervall" in failure and "kept the running config" in failure
+    config.write_text(good_config)
+    (config.parent / "rules" / "assad.yaml").write_text("title: [unclosed\n")
+    daemon.process.send_signal(signal.SIGHUP)
+    assert daemon.wait_for_event("reload_failed", count=2)
+    assert any("assad.yaml:" in line for line in daemon.events("reload_problem"))
+
+    # Still running, still with the Assad rule.
+    feed_server.route(
+        "/feed",
+        rss(
+            [
+                Item("Assad thanks allies", "https://news.example.org/2"),
+                Item("Assad speaks", "https://news.example.org/1"),
+            ]
+        ),
+    )
+    assert wait_for(lambda: len(slack_server.messages) == 2, timeout=3)
+    assert daemon.running and not daemon.events("reloaded")
+
+
+def test_reload_adds_and_removes_exactly_the_changed_sources(
+    tmp_path: Path,
+    start: Callable[..., DaemonProcess],
+    feed_server: FeedServer,
+) -> None:
+    for path in ("/a", "/b", "/c"):
+        feed_server.route(path, rss([Item(f"Story {path}", f"https://news.example.org{path}")]))
+    urls = {name: feed_server.url("/" + name) for name in "abc"}
+    config = write_config(tmp_path, {"a": urls["a"], "b": urls["b"]})
+    daemon = start(config)
+    assert wait_for(lambda: len(feed_server.requests_for("/b")) >= 2), daemon.log
+
+    write_config(tmp_path, {"a": urls["a"], "c": urls["c"]})
+    daemon.process.send_signal(signal.SIGHUP)
+
+    assert daemon.wait_for_event("reloaded")
+    reloaded = daemon.events("reloaded")[0]
+    assert "added=c" in reloaded and "removed=b" in reloaded and "changed=-" in reloaded
+    a_before, b_before = len(feed_server.requests_for("/a")), len(feed_server.requests_for("/b"))
+    assert wait_for(
+        lambda: (
+            len(feed_server.requests_for("/c")) >= 2
+            and len(feed_server.requests_for("/a")) >= a_before + 2
+        ),
+        timeout=5,
+    )
+    assert len(feed_server.requests_for("/b")) <= b_before + 1  # at most one was in flight
+
+
+def test_a_second_daemon_on_the_same_database_refuses_to_start(
+    config: Path, start: Callable[..., DaemonProcess]
+) -> None:
+    first = start(config)
+    assert first.wait_for_event("started")
+
+    second = start(config)
+
+    assert second.process.wait(timeout=10) == 1
+    second.close()
+    assert "already running" in second.log
+    assert f"pid {first.process.pid}" in second.log
+    assert first.running
+
+
+def test_ready_watchdog_reloading_and_stopping_reach_the_notify_socket(
+    tmp_path: Path, config: Path, start: Callable[..., DaemonProcess]
+) -> None:
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        sock.settimeout(0.2)
+        received: list[str] = []
+
+        def seen(message: str, count: int = 1) -> bool:
+            with contextlib.suppress(TimeoutError):
+                received.extend(sock.recv(4096).decode().split("\n"))
+            return received.count(message) >= count
+
+        daemon = start(config, env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "600000"})
+        assert wait_for(lambda: seen("READY=1"))
+        assert wait_for(lambda: seen("WATCHDOG=1", count=3), timeout=3)
+
+        daemon.process.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: seen("RELOADING=1"))
+        assert wait_for(lambda: seen("READY=1", count=2))
+
+        daemon.process.send_signal(signal.SIGTERM)
+        assert wait_for(lambda: seen("STOPPING=1"))
+        assert daemon.process.wait(timeout=10) == 0
+    assert received.index("READY=1") < received.index("RELOADING=1") < received.index("STOPPING=1")
+
+
+def test_a_hung_source_delays_no_other_and_sigterm_abandons_it_safely(
+    tmp_path: Path,
+    start: Callable[..., DaemonProcess],
+    feed_server: FeedServer,
+    slack_server: SlackServer,
+) -> None:
+    feed_server.route("/hung", rss([Item("Assad hangs", "https://news.example.org/h")]), delay=60)
+    feed_server.route("/fast", rss([Item("Assad speaks", "https://news.example.org/1")]))
+    urls = {"hung": feed_server.url("/hung"), "fast": feed_server.url("/fast")}
+    # The email server accepts the connection and never says a word.
+    with socket.socket() as silent_smtp:
+        silent_smtp.bind(("127.0.0.1", 0))
+        silent_smtp.listen()
+        email = (
+            f'[notify.email]\nhost = "127.0.0.1"\nport = {silent_smtp.getsockname()[1]}\n'
+            'recipients = ["desk@example.org"]\ntimeout = "60s"\n'
+        )
+        config = write_config(tmp_path, urls, slack_table(slack_server) + email)
+        daemon = start(config)
+
+        # Slack is sent first; the email delivery then hangs, and polling goes on.
+        assert wait_for(lambda: len(slack_server.messages) == 1, timeout=5)
+        assert wait_for(lambda: len(feed_server.requests_for("/fast")) >= 2, timeout=4)
+        assert len(feed_server.requests_for("/hung")) == 1
+
+        code, elapsed = daemon.stop()
+
+    assert code == 0
+    assert elapsed < 10
+    assert daemon.events("abandoned")
+    with sqlite3.connect(config.parent / "monitor.db") as db:
+        sources = dict(db.execute("SELECT source, count(*) FROM stories GROUP BY source"))
+        states = dict(
+            db.execute("SELECT channel, group_concat(DISTINCT status) FROM deliveries GROUP BY 1")
+        )
+    assert sources == {"fast": 1}  # the hung fetch stored nothing, not half a story
+    assert states == {"email": "pending", "slack": "sent"}  # the cut-off email goes next time
+
+
+def test_a_source_due_during_the_downtime_runs_promptly_once(
+    tmp_path: Path, start: Callable[..., DaemonProcess], feed_server: FeedServer
+) -> None:
+    for path in ("/due", "/fresh"):
+        feed_server.route(path, rss([Item(f"Story {path}", f"https://news.example.org{path}")]))
+    sources = {"due": feed_server.url("/due"), "fresh": feed_server.url("/fresh")}
+    config = write_config(tmp_path, sources, interval="1h")
+    once = subprocess.run(
+        [sys.executable, "-m", "monitor", "run", "--once", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert once.returncode == 0, once.stderr
+    five_hours_ago = isoformat(utcnow() - timedelta(hours=5))
+    with sqlite3.connect(config.parent / "monitor.db") as db:
+        db.execute("UPDATE sources SET last_fetch_at = ? WHERE name = 'due'", [five_hours_ago])
+
+    daemon = start(config)
+
+    assert wait_for(lambda: len(feed_server.requests_for("/due")) == 2, timeout=5)
+    time.sleep(1.5)
+    assert len(feed_server.requests_for("/due")) == 2  # once, not once per missed interval
+    assert len(feed_server.requests_for("/fresh")) == 1  # not due for another hour
+    assert daemon.running
+
+
+SECRET_TOKEN = "xoxb-1111-2222-SECRETTOKEN"
+SECRET_HOOK = "/webhook/T000/B000/SECRETHOOKPATH"
+SECRET_PASSWORD = "smtp-SECRET-password"
+
+
+def test_secrets_never_appear_in_the_log(
+    tmp_path: Path,
+    start: Callable[..., DaemonProcess],
+    feed_server: FeedServer,
+    slack_server: SlackServer,
+    smtp_server: SmtpServer,
+) -> None:
+    feed_server.route("/feed", rss([Item("Assad speaks", "https://news.example.org/1")]))
+    notify = (
+        '[notify.slack]\nwebhook_url = "${SLACK_WEBHOOK_URL}"\ntoken = "${SLACK_BOT_TOKEN}"\n'
+        f'[notify.email]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n'
+        'username = "monitor"\npassword = "${SMTP_PASSWORD}"\n'
+        'recipients = ["desk@example.org"]\n'
+    )
+    config = write_config(tmp_path, {"feed": feed_server.url("/feed")}, notify)
+    webhook_url = slack_server.url(SECRET_HOOK)
+    env = {
+        "SLACK_WEBHOOK_URL": webhook_url,
+        "SLACK_BOT_TOKEN": SECRET_TOKEN,
+        "SMTP_PASSWORD": SECRET_PASSWORD,
+    }
+    # A retryable error, then a permanent one naming the webhook; email fails at login
+    # (the test server offers no AUTH).
+    slack_server.fail_next("500")
+    slack_server.fail_next("no_service")
+    daemon = start(config, "--log-level", "debug", env=env)
+    assert daemon.wait_for_event("delivery_failed", count=2)
+    feed_server.route(  # a new hit sends the retry along with the new alerts
+        "/feed",
+        rss(
+            [
+                Item("Assad thanks allies", "https://news.example.org/2"),
+                Item("Assad speaks", "https://news.example.org/1"),
+            ]
+        ),
+    )
+    assert daemon.wait_for_event("delivery_failed", count=4)
+    feed_server.route("/feed", "<rss><channel><title>cut", content_type="text/xml")
+    assert daemon.wait_for_event("fetch_failed")
+    config.write_text(config.read_text() + "\npasword = 1\n")
+    daemon.process.send_signal(signal.SIGHUP)
+    assert daemon.wait_for_event("reload_failed")
+
+    code, _ = daemon.stop()
+
+    assert code == 0
+    log = daemon.log
+    failures = daemon.events("delivery_failed")
+    assert any("channel=slack" in line for line in failures)
+    assert any("channel=email" in line for line in failures)
+    for secret in (SECRET_TOKEN, webhook_url, SECRET_HOOK, "SECRETHOOKPATH", SECRET_PASSWORD):
+        assert secret not in log
+
+
+def test_status_command_sees_the_running_daemon_then_its_stop(
+    config: Path, start: Callable[..., DaemonProcess]
+) -> None:
+    daemon = start(config)
+    assert daemon.wait_for_event("fetched")
+    runner = CliRunner()
+
+    running = runner.invoke(cli, ["status", "--config", str(config)])
+    as_json = runner.invoke(cli, ["status", "--config", str(config), "--json"])
+    daemon.stop()
+    stopped = runner.invoke(cli, ["status", "--config", str(config)])
+
+    assert running.exit_code == 0, running.output
+    assert f"running, pid {daemon.process.pid}" in running.output
+    assert "sources:    1 ok, 0 failing" in running.output
+    assert "rules:      1 loaded" in running.output
+    report = json.loads(as_json.output)
+    assert report["status"] == "ok" and report["uptime_seconds"] >= 0
+    assert report["outbox"] == {"pending": 0, "failed": 0}
+    assert report["last_cycle_at"] is not None
+    assert stopped.exit_code == 2
+    assert "status:     down: stopped at" in stopped.output
+
+
+def test_health_endpoint_serves_healthz_and_metrics(
+    tmp_path: Path,
+    start: Callable[..., DaemonProcess],
+    feed_server: FeedServer,
+    slack_server: SlackServer,
+) -> None:
+    feed_server.route("/feed", rss([Item("Assad speaks", "https://news.example.org/1")]))
+    feed_server.route("/gone", "not here", status=404, content_type="text/plain")
+    sources = {"feed": feed_server.url("/feed"), "gone": feed_server.url("/gone")}
+    config = write_config(
+        tmp_path, sources, slack_table(slack_server), extra='[health]\nlisten = "127.0.0.1:0"\n'
+    )
+    daemon = start(config, "--log-format", "json")
+    assert wait_for(lambda: len(slack_server.messages) == 1)
+    started = next(json.loads(line) for line in daemon.lines if '"started"' in line)
+
+    with httpx.Client(base_url=f"http://{started['health']}", trust_env=False) as client:
+        assert wait_for(lambda: 'fetch_errors_total{source="gone"}' in client.get("/metrics").text)
+        healthz = client.get("/healthz")
+        metrics = client.get("/metrics").text
+        missing = client.get("/other")
+
+    assert healthz.status_code == 200  # degraded still answers 200; only "down" is 503
+    assert healthz.json()["status"] == "degraded"
+    assert "source gone failing" in healthz.json()["reasons"][0]
+    for sample in (
+        'monitor_stories_fetched_total{source="feed"} 1.0',
+        'monitor_hits_total{rule="assad"} 1.0',
+        'monitor_alerts_sent_total{channel="slack"} 1.0',
+        "monitor_outbox_pending 0.0",
+        "monitor_rules_loaded 1.0",
+    ):
+        assert sample in metrics
+    assert 'monitor_fetch_errors_total{source="gone"}' in metrics
+    assert 'monitor_fetch_duration_seconds_count{source="feed"}' in metrics
+    assert "monitor_last_success_timestamp_seconds" in metrics
+    assert missing.status_code == 404
