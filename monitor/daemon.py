@@ -48,8 +48,10 @@ from monitor.log import event, redact, set_level, subscribe
 from monitor.metrics import Metrics
 from monitor.models import Rule
 from monitor.notify import Notifier
+from monitor.notify.ops import send_ops
 from monitor.notify.outbox import DeliveryReport, build_notifiers, deliver_pending
 from monitor.rules import load_rules
+from monitor.rules.watch import RuleWatcher
 from monitor.sdnotify import SystemdNotifier
 from monitor.sources.http import build_client
 from monitor.store import Store, heartbeat
@@ -60,6 +62,9 @@ from monitor.timeutil import utcnow
 DELIVERY_INTERVAL = timedelta(seconds=30)
 #: How often the daemon renews its heartbeat in the database.
 HEARTBEAT_INTERVAL = timedelta(seconds=10)
+#: How often the rule folder is checked for edits (a reload waits a further second
+#: for the editor's save burst to settle).
+RULE_WATCH_INTERVAL = timedelta(seconds=1)
 #: How long in-flight work may take to finish after SIGTERM before it is abandoned.
 SHUTDOWN_GRACE_SECONDS = 5.0
 #: Sources sharing an interval are spread over up to a tenth of it, this much at most.
@@ -169,6 +174,8 @@ class _Service:
         self._deliver_again = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self.watcher = RuleWatcher(daemon.settings.rules)
+        self._rules_broken = False
 
     async def run(self) -> None:
         daemon, settings = self.daemon, self.daemon.settings
@@ -251,6 +258,14 @@ class _Service:
             id="deliver",
             name="deliver the outbox",
             next_run_time=now,  # whatever was left pending by the last run
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.watch_rules,
+            IntervalTrigger(seconds=RULE_WATCH_INTERVAL.total_seconds(), timezone=UTC),
+            id="watch-rules",
+            name="watch the rule folder",
             max_instances=1,
             coalesce=True,
         )
@@ -406,6 +421,50 @@ class _Service:
 
     # Reload ------------------------------------------------------------------
 
+    async def watch_rules(self) -> None:
+        """Reload the rules once an edit of the rule folder has settled."""
+        if self.watcher.poll(time.monotonic()):
+            self.reload_rules()
+
+    def reload_rules(self) -> None:
+        """Load the rule folder again; a broken edit keeps the last good rules running."""
+        daemon = self.daemon
+        settings = daemon.settings
+        try:
+            rules = load_rules(settings.rules, settings.channels)
+        except RuleError as error:
+            self._rules_failed(error)
+            return
+        daemon.rules = rules
+        heartbeat.record_loaded(self.conn, len(settings.sources), len(rules))
+        daemon.metrics.loaded(len(settings.sources), len(rules))
+        event("rules_reloaded", rules=len(rules), folder=settings.rules)
+        self._rules_fixed(len(rules))
+
+    def _rules_failed(self, error: RuleError) -> None:
+        for problem in error.problems:
+            event("reload_problem", logging.ERROR, problem=str(problem))
+        _reload_failed(f"{len(error.problems)} problem(s) in the rule files", error.hint)
+        if self._rules_broken:
+            return  # one ops message per broken state, not one per save
+        self._rules_broken = True
+        first = error.problems[0] if error.problems else "unknown problem"
+        send_ops(
+            self.daemon.notifiers.values(),
+            f"monitor: rule reload failed ({len(error.problems)} problem(s), first: {first}); "
+            f"still running the last good {len(self.daemon.rules)} rules. "
+            "Run `monitor check` for the full list.",
+        )
+
+    def _rules_fixed(self, count: int) -> None:
+        if not self._rules_broken:
+            return
+        self._rules_broken = False
+        send_ops(
+            self.daemon.notifiers.values(),
+            f"monitor: rule files are valid again; {count} rules loaded.",
+        )
+
     def reload(self) -> None:
         """SIGHUP: load and check the config and rules; switch only if all of it is good."""
         daemon = self.daemon
@@ -422,9 +481,7 @@ class _Service:
             settings = load_config(old.path)
             rules = load_rules(settings.rules, settings.channels)
         except RuleError as error:
-            for problem in error.problems:
-                event("reload_problem", logging.ERROR, problem=str(problem))
-            _reload_failed(f"{len(error.problems)} problem(s) in the rule files", error.hint)
+            self._rules_failed(error)
             return
         except MonitorError as error:
             _reload_failed(error.message, error.hint)
@@ -444,6 +501,8 @@ class _Service:
         if settings.health != old.health:
             event("reload_note", logging.WARNING, note="[health] changes apply at the next restart")
         set_level(daemon.log_level or settings.log_level or "info")
+        self.watcher.reset(settings.rules)
+        self._rules_fixed(len(rules))
         added, removed, changed = self._sync_sources(old.sources, settings.sources)
         heartbeat.record_loaded(self.conn, len(settings.sources), len(rules))
         daemon.metrics.loaded(len(settings.sources), len(rules))

@@ -7,7 +7,7 @@ from typing import TextIO
 
 from monitor.errors import DeliveryError
 from monitor.models import Alert
-from monitor.notify.render import plain_text
+from monitor.notify.render import one_line, plain_text
 
 
 class ConsoleNotifier:
@@ -19,6 +19,15 @@ class ConsoleNotifier:
         # Resolved at call time rather than as a default argument, so a stream
         # swapped in later (pytest's capsys, a redirected stdout) is honoured.
         self._stream = stream
+
+    def notice(self, text: str) -> None:
+        """An operations message, marked so it is not mistaken for an alert."""
+        stream = self._stream if self._stream is not None else sys.stdout
+        try:
+            stream.write(f"[monitor] {one_line(text)}\n\n")
+            stream.flush()
+        except OSError as exc:
+            raise DeliveryError(f"cannot write to the console: {exc}") from exc
 
     def send(self, alert: Alert, target: str) -> None:
         stream = self._stream if self._stream is not None else sys.stdout

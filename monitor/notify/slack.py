@@ -27,7 +27,7 @@ from slack_sdk.webhook import WebhookClient
 from monitor.config import SlackConfig
 from monitor.errors import DeliveryError
 from monitor.models import Alert
-from monitor.notify.render import slack_message
+from monitor.notify.render import SLACK_TEXT_LIMIT, slack_escape, slack_message
 
 TIMEOUT_SECONDS = 15
 RATE_LIMIT_RETRIES = 3
@@ -128,6 +128,16 @@ class SlackNotifier:
         else:
             assert self._client is not None
             self._post_message(self._client, target.strip() or self._config.channel, text, blocks)
+
+    def notice(self, text: str) -> None:
+        """An operations message (plain text, escaped) to the default channel."""
+        safe = slack_escape(text)
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": safe[:SLACK_TEXT_LIMIT]}}]
+        if self._webhook is not None:
+            self._send_webhook(self._webhook, safe, blocks)
+        else:
+            assert self._client is not None
+            self._post_message(self._client, self._config.channel, safe, blocks)
 
     def _send_webhook(self, client: WebhookClient, text: str, blocks: list[dict[str, Any]]) -> None:
         try:
