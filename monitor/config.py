@@ -377,7 +377,7 @@ class _Reader:
 
     def tags(self, value: Any, key: str) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
-            raise self.fail(key, "expected a list of tag names, like [\"mena\", \"wires\"]")
+            raise self.fail(key, 'expected a list of tag names, like ["mena", "wires"]')
         return tuple(value)
 
     def file_url(self, url: str) -> str:

@@ -14,12 +14,18 @@ from dataclasses import dataclass
 import httpx
 
 from monitor.config import Settings, SourceConfig
+from monitor.dedupe import content_hash, signature
 from monitor.log import event
 from monitor.matching.engine import match_story
 from monitor.models import Rule
-from monitor.notify.outbox import routes_for
-from monitor.sources import fetch_source
+from monitor.notify.ops import send_ops
+from monitor.notify.outbox import build_notifiers, routes_for
+from monitor.sources import FetchResult, fetch_source
+from monitor.sources.base import is_backdated
+from monitor.sources.fulltext import add_full_text
+from monitor.sources.http import configure
 from monitor.store import Store
+from monitor.timeutil import isoformat, utcnow
 
 #: How many sources one process fetches at once.
 FETCH_CONCURRENCY = 20
@@ -41,27 +47,73 @@ async def poll_source(
     store: Store,
     client: httpx.AsyncClient,
 ) -> PollReport:
-    """Fetch one source, match its new stories and store them with their hits."""
-    result = await fetch_source(client, source, store.source_state(source.name))
+    """Fetch one source, match its new (or changed) stories and store them with their hits.
+
+    A story already stored (same guid or canonical URL) is skipped unless its
+    feed text changed; then it is re-matched and only rules that have not hit
+    its cluster yet fire. A copy of a stored story (syndication) joins that
+    story's cluster, so rules that hit the cluster do not fire again.
+    Backdated stories are stored without matching.
+    """
+    configure(client, settings.http)
+    state = store.source_state(source.name)
+    if state.not_before and utcnow() < state.not_before:
+        reason = f"backing off after {state.failures} failures until {isoformat(state.not_before)}"
+        event("fetch_deferred", source=source.name, reason=reason)
+        return PollReport(source.name, ok=False, error=reason)
+    result = await fetch_source(client, source, state)
     if not result.ok:
         store.record_fetch(result, source.url, 0)
         event("fetch_failed", logging.WARNING, source=source.name, reason=result.error)
+        await _health(store, source, settings, result)
         return PollReport(source.name, ok=False, error=result.error)
     if result.warning:
         event("feed_warning", logging.WARNING, source=source.name, reason=result.warning)
     routes = {rule.id: routes_for(rule, settings) for rule in rules}
     new_stories = new_hits = 0
+    fresh = []
     # Feeds list newest first; store oldest first so ids follow publication.
     for story in reversed(result.stories):
-        if store.is_known(story):
+        known = store.known(story)
+        digest = content_hash(story.title, story.summary, story.body)
+        # Stories stored before content hashes existed have none: never "changed".
+        if known and (not known.content_hash or known.content_hash == digest):
             continue
-        hits = match_story(rules, story, source.tags)
-        hit_ids = store.save(story, hits, routes)
-        new_stories += 1
+        fresh.append((story, known, digest))
+    if fresh and (source.full_text or source.type == "page"):
+        texts = await add_full_text(
+            client, [story for story, _, _ in fresh], source.timeout.total_seconds()
+        )
+        fresh = [
+            (text, known, digest) for text, (_, known, digest) in zip(texts, fresh, strict=True)
+        ]
+    for story, known, digest in fresh:
+        # Published long before first seen (re-surfaced or backdated): stored, not alerted.
+        backdated = is_backdated(story, source.max_age)
+        hits = [] if backdated else match_story(rules, story, source.tags)
+        sig = signature(story.body or story.summary)
+        if known:
+            hit_ids = store.update(known, story, digest, hits, routes, sig)
+            event("story_updated", source=source.name, story=story.url or story.guid)
+        else:
+            cluster_id = store.find_cluster(story, sig)
+            hit_ids = store.save(
+                story,
+                hits,
+                routes,
+                cluster_id=cluster_id,
+                signature=sig,
+                content_hash=digest,
+                backdated=backdated,
+            )
+            new_stories += 1
         new_hits += len(hit_ids)
+        if hits and len(hit_ids) < len(hits):
+            event("cluster_already_alerted", source=source.name, story=story.url or story.guid)
         for hit in hits:
             event("hit", rule=hit.rule.id, source=source.name, story=story.url or story.guid)
     store.record_fetch(result, source.url, new_stories)
+    await _health(store, source, settings, result)
     event(
         "fetched",
         source=source.name,
@@ -73,11 +125,34 @@ async def poll_source(
     return PollReport(source.name, ok=True, new_stories=new_stories, new_hits=new_hits)
 
 
+async def _health(
+    store: Store, source: SourceConfig, settings: Settings, result: FetchResult
+) -> None:
+    """Backoff and stale-source ops alerts: one when it goes stale, one when it recovers."""
+    change = store.record_outcome(result, source.interval, source.stale_after)
+    if change is None:
+        return
+    since = isoformat(change.failing_since)
+    if change.kind == "stale":
+        text = (
+            f"monitor: source {source.name} has been failing since {since} "
+            f"({change.error}); `monitor sources` shows its state."
+        )
+        event("source_stale", logging.WARNING, source=source.name, since=since, error=change.error)
+    else:
+        text = f"monitor: source {source.name} is back (it had been failing since {since})."
+        event("source_recovered", logging.WARNING, source=source.name, since=since)
+    # The ops channel (console and Slack, whichever are configured); slack-sdk blocks.
+    await asyncio.to_thread(send_ops, build_notifiers(settings).values(), text)
+
+
 async def poll_all(
     settings: Settings, rules: Sequence[Rule], store: Store, client: httpx.AsyncClient
 ) -> list[PollReport]:
     """Poll every source concurrently (bounded); one failure never stops the others."""
-    gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+    # The client bounds requests in flight (settings.http.concurrency); this bounds
+    # sources in progress, so a few more than that keep the client busy.
+    gate = asyncio.Semaphore(max(FETCH_CONCURRENCY, settings.http.concurrency * 2))
 
     async def one(source: SourceConfig) -> PollReport:
         async with gate:

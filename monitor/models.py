@@ -18,7 +18,8 @@ class Story:
     body: str
     published_at: datetime
     fetched_at: datetime
-    language: str = ""  # ISO 639-1 when known (from the feed), else empty
+    language: str = ""  # ISO 639-1 when known (declared or detected), else empty
+    extract_error: str = ""  # why full-text extraction failed (the summary was kept)
 
 
 @dataclass(frozen=True)

@@ -1,120 +1,64 @@
-"""RSS and Atom feeds -> Stories.
+"""RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 -> Stories.
 
-feedparser does the format work (RSS 0.9x/1.0/2.0, Atom, dates, encodings,
-relative links); this module decides what counts as a broken feed and maps
-entries onto our one Story shape.
+Plain RSS 2.0 and Atom 1.0 go through the lxml fast path (fastfeed.py);
+everything else, and everything the fast path is unsure of, through
+feedparser, which knows every dialect. Both hand the same raw items to
+``make_story``, so a story does not depend on which path read it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import calendar
-import hashlib
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
 from xml.sax import SAXException
 
 import feedparser
-import httpx
 
-from monitor.config import SourceConfig
 from monitor.errors import SourceError
 from monitor.models import Story
-from monitor.sources.http import MAX_BODY_BYTES, get
+from monitor.sources import fastfeed
+from monitor.sources.base import (
+    MAX_ITEMS,
+    FetchResult,
+    SourceState,
+    file_path,
+    language_code,
+    make_story,
+)
+from monitor.sources.fastfeed import RawItem
+from monitor.sources.sniff import decode
 from monitor.timeutil import utcnow
 
-
-@dataclass(frozen=True)
-class SourceState:
-    """What we remember about a source between fetches (for conditional GET)."""
-
-    etag: str | None = None
-    last_modified: str | None = None
+__all__ = ["FetchResult", "SourceState", "file_path", "parse", "parse_feed", "parse_slow"]
 
 
-@dataclass(frozen=True)
-class FetchResult:
-    """One fetch of one source: its stories, or why it failed."""
-
-    source: str
-    stories: tuple[Story, ...] = ()
-    status: int | None = None
-    error: str | None = None
-    state: SourceState = SourceState()
-    warning: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-def file_path(url: str) -> Path:
-    """The local path of a ``file://`` URL."""
-    parts = urlsplit(url)
-    return Path(unquote(parts.netloc + parts.path))
-
-
-def _read_file(source: str, url: str) -> bytes:
-    path = file_path(url)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BODY_BYTES + 1)
-    except OSError as exc:
-        raise SourceError(source, f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BODY_BYTES:
-        raise SourceError(source, f"{path} is over the {MAX_BODY_BYTES} byte cap")
-    return data
-
-
-def _timestamp(entry: Any, fetched_at: datetime) -> datetime:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
-        if parsed:
-            moment = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-            # A date in the future is a publisher's clock or timezone mistake.
-            return min(moment, fetched_at)
-    return fetched_at
-
-
-def _language(code: Any) -> str:
-    """``en-US`` -> ``en``: rules scope on the primary language only."""
-    return str(code or "").strip().lower().replace("_", "-").split("-")[0][:3]
-
-
-def _entry_to_story(source: str, entry: Any, fetched_at: datetime, language: str = "") -> Story:
-    title = entry.get("title", "") or ""
-    summary = entry.get("summary", "") or ""
+def _raw(entry: Any) -> RawItem:
+    summary = (entry.get("summary") or "").strip()
     contents = entry.get("content") or []
-    body = "\n".join(c.get("value", "") for c in contents if c.get("value") != summary)
-    url = (entry.get("link") or "").strip()
-    guid = (entry.get("id") or "").strip() or url
-    if not guid:
-        # No link and no id: the text itself is the only identity the item has.
-        guid = "sha1:" + hashlib.sha1(f"{title}\n{summary}".encode()).hexdigest()
-    return Story(
-        source=source,
-        url=url,
-        guid=guid,
-        title=title,
+    body = "\n".join(
+        value for value in ((c.get("value") or "").strip() for c in contents) if value != summary
+    )
+    date = entry.get("published") or entry.get("updated") or entry.get("created")
+    return RawItem(
+        link=(entry.get("link") or "").strip(),
+        guid=(entry.get("id") or "").strip(),
+        title=(entry.get("title") or "").strip(),
         summary=summary,
         body=body,
-        published_at=_timestamp(entry, fetched_at),
-        fetched_at=fetched_at,
-        language=_language(entry.get("language")) or language,
+        date=date,
     )
 
 
-def parse_feed(source: str, data: bytes, url: str, content_type: str = "") -> FetchResult:
-    """Parse feed bytes; an unreadable feed raises SourceError naming the reason."""
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    parsed = feedparser.parse(data, response_headers=headers, sanitize_html=False)
-    fetched_at = utcnow()
-    warning = None
+def _feedparser(source: str, data: bytes, url: str) -> tuple[list[RawItem], str]:
+    parsed = feedparser.parse(
+        data,
+        response_headers={
+            "content-location": url,
+            "content-type": "application/xml; charset=utf-8",
+        },
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
     if parsed.bozo:
         problem = parsed.get("bozo_exception")
         if isinstance(problem, SAXException):
@@ -122,45 +66,48 @@ def parse_feed(source: str, data: bytes, url: str, content_type: str = "") -> Fe
             raise SourceError(source, f"malformed XML: {problem}")
         if not parsed.entries:
             raise SourceError(source, f"not an RSS or Atom feed ({problem})")
-        # A wrong content type or charset declaration: the entries are still good.
-        warning = f"feed read leniently: {problem}"
     elif not parsed.get("version") and not parsed.entries:
         raise SourceError(source, "not an RSS or Atom feed (no channel or feed element found)")
-    language = _language(parsed.get("feed", {}).get("language"))
-    stories = tuple(
-        _entry_to_story(source, entry, fetched_at, language) for entry in parsed.entries
+    language = parsed.get("feed", {}).get("language") or ""
+    return [_raw(entry) for entry in parsed.entries[:MAX_ITEMS]], language
+
+
+def _stories(
+    source: str, items: list[RawItem], language: str, url: str, fetched_at: datetime
+) -> tuple[Story, ...]:
+    declared = language_code(language)
+    return tuple(
+        make_story(
+            source,
+            fetched_at,
+            base_url=url,
+            url=item.link,
+            guid=item.guid,
+            title=item.title,
+            summary=item.summary,
+            body=item.body,
+            date=item.date,
+            language=declared,
+        )
+        for item in items[:MAX_ITEMS]
     )
-    return FetchResult(source=source, stories=stories, status=200, warning=warning)
 
 
-async def fetch_source(
-    client: httpx.AsyncClient, source: SourceConfig, state: SourceState
-) -> FetchResult:
-    """Fetch and parse one source. Never raises: failures come back in ``error``."""
-    try:
-        if source.url.startswith("file://"):
-            data = await asyncio.to_thread(_read_file, source.name, source.url)
-            return parse_feed(source.name, data, source.url, "application/xml")
-        response = await get(
-            client,
-            source.name,
-            source.url,
-            timeout=source.timeout.total_seconds(),
-            etag=state.etag,
-            last_modified=state.last_modified,
-        )
-        new_state = SourceState(response.etag, response.last_modified)
-        if response.status == 304:
-            return FetchResult(source=source.name, status=304, state=new_state)
-        result = parse_feed(source.name, response.body, response.url, response.content_type)
-        return FetchResult(
-            source=source.name,
-            stories=result.stories,
-            status=response.status,
-            state=new_state,
-            warning=result.warning,
-        )
-    except SourceError as exc:
-        return FetchResult(source=source.name, error=exc.reason, state=state)
-    except Exception as exc:  # one bad feed must never stop the others
-        return FetchResult(source=source.name, error=f"{type(exc).__name__}: {exc}", state=state)
+def parse(source: str, data: bytes, url: str, fetched_at: datetime) -> tuple[Story, ...]:
+    """Sniffed UTF-8 feed bytes -> stories; the fast path when it can, feedparser when not."""
+    fast = fastfeed.parse(data)
+    items, language = fast if fast is not None else _feedparser(source, data, url)
+    return _stories(source, items, language, url, fetched_at)
+
+
+def parse_slow(source: str, data: bytes, url: str, fetched_at: datetime) -> tuple[Story, ...]:
+    """The same, always through feedparser (to check the fast path against)."""
+    items, language = _feedparser(source, data, url)
+    return _stories(source, items, language, url, fetched_at)
+
+
+def parse_feed(source: str, data: bytes, url: str, content_type: str = "") -> FetchResult:
+    """Raw feed bytes (any encoding) -> a FetchResult; an unreadable feed raises SourceError."""
+    document = decode(source, data, content_type)
+    stories = parse(source, document.data, url, utcnow())
+    return FetchResult(source=source, stories=stories, status=200, warning=document.warning)

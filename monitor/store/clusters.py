@@ -1,0 +1,125 @@
+"""Story identity in the database: known stories, updates, and syndication clusters.
+
+The signatures and band keys of monitor/dedupe.py live in ``story_minhash``
+and ``story_bands`` (migration 6); a new story looks up the stories of the
+last ``WINDOW`` that share a band with it and joins the cluster of the most
+similar one that ``dedupe.same_story`` accepts. Each story row keeps the
+``content_hash`` of what its feed said, so a changed story is noticed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor import dedupe
+from monitor.models import Story
+from monitor.timeutil import isoformat
+
+#: Copies of one story further apart than this are separate stories.
+WINDOW = timedelta(hours=72)
+#: At most this many stored stories are compared with a new one.
+MAX_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class Known:
+    """A story already stored under the same guid or canonical URL."""
+
+    story_id: int
+    cluster_id: int
+    content_hash: str
+
+
+def known(conn: sqlite3.Connection, story: Story) -> Known | None:
+    url = dedupe.canonical_url(story.url) if story.url else ""
+    # Two indexed lookups, not one OR: the partial index on canonical_url is only
+    # usable when the query repeats its condition, and the OR scanned every story.
+    row = conn.execute(
+        "SELECT id, cluster_id, content_hash FROM stories WHERE guid = ? UNION ALL "
+        "SELECT id, cluster_id, content_hash FROM stories "
+        "WHERE canonical_url = ? AND canonical_url != '' ORDER BY id LIMIT 1",
+        [story.guid, url],
+    ).fetchone()
+    return Known(row[0], row[1], row[2] or "") if row else None
+
+
+def find_cluster(
+    conn: sqlite3.Connection, story: Story, sig: bytes | None, now: datetime
+) -> int | None:
+    """The cluster of the stored story ``story`` is a copy of, or None for a new one."""
+    if sig is None:
+        return None
+    keys = dedupe.band_keys(sig)
+    # The stories sharing the most bands first, and only a few: a flood of
+    # near-identical texts (one site's boilerplate) must not make this quadratic.
+    rows = conn.execute(
+        f"""
+        SELECT s.id, s.cluster_id, s.source, s.title, m.signature
+        FROM story_bands b
+        JOIN stories s ON s.id = b.story_id
+        JOIN story_minhash m ON m.story_id = s.id
+        WHERE b.band IN ({", ".join("?" for _ in keys)}) AND s.fetched_at >= ?
+        GROUP BY s.id ORDER BY count(*) DESC, s.id LIMIT ?
+        """,
+        [*keys, isoformat(now - WINDOW), MAX_CANDIDATES],
+    ).fetchall()
+    best: tuple[float, int] | None = None
+    for _, cluster_id, source, title, other in rows:
+        text = dedupe.containment(sig, other)
+        titles = dedupe.title_similarity(story.title, title or "")
+        if dedupe.same_story(text, titles, source == story.source):
+            score = text + titles
+            if best is None or score > best[0]:
+                best = (score, cluster_id)
+    return best[1] if best else None
+
+
+def add_signature(conn: sqlite3.Connection, story_id: int, sig: bytes | None) -> None:
+    """Index a stored story's signature (inside the caller's transaction)."""
+    if sig is None:
+        return
+    conn.execute(
+        "INSERT OR REPLACE INTO story_minhash (story_id, signature) VALUES (?, ?)", [story_id, sig]
+    )
+    conn.execute("DELETE FROM story_bands WHERE story_id = ?", [story_id])
+    conn.executemany(
+        "INSERT INTO story_bands (band, story_id) VALUES (?, ?)",
+        [(key, story_id) for key in dedupe.band_keys(sig)],
+    )
+
+
+def update_story(
+    conn: sqlite3.Connection, story_id: int, story: Story, content_hash: str, now: datetime
+) -> None:
+    """Replace a stored story's text with its update (inside the caller's transaction).
+
+    Published and first-seen times stay: the story is the same one, changed.
+    """
+    conn.execute(
+        "UPDATE stories SET title = ?, summary = ?, body = ?, language = ?, content_hash = ?, "
+        "extract_error = ?, updated_at = ? WHERE id = ?",
+        [
+            story.title,
+            story.summary,
+            story.body,
+            story.language,
+            content_hash,
+            story.extract_error,
+            isoformat(now),
+            story_id,
+        ],
+    )
+
+
+def outlets(conn: sqlite3.Connection, cluster_id: int, story_id: int) -> list[str]:
+    """The other sources that carried the cluster ("also at"), first seen first."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT source FROM stories WHERE cluster_id = ? AND id != ? "
+            "GROUP BY source ORDER BY min(fetched_at), min(id)",
+            [cluster_id, story_id],
+        )
+    ]
