@@ -3,7 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from xml.sax.saxutils import escape
+
+#: Stories in tests are an hour old unless they say otherwise: recent enough that no
+#: backfill or max_age rule holds them back, whatever day the suite runs.
+HOUR_AGO = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+
+
+def rfc822(moment: datetime) -> str:
+    """A date as RSS writes it."""
+    return format_datetime(moment.astimezone(UTC))
+
+
+def iso(moment: datetime) -> str:
+    """A date as Atom writes it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -12,14 +28,14 @@ class Item:
     link: str
     description: str = ""
     guid: str | None = None
-    date: str = "Tue, 24 Nov 2026 10:00:00 +0000"  # RFC 822 for RSS; ISO 8601 for Atom
+    date: str = ""  # RFC 822 for RSS, ISO 8601 for Atom; empty: an hour ago
 
 
 def rss(items: list[Item], title: str = "Test feed") -> str:
     """An RSS 2.0 document."""
     entries = "".join(
         f"<item><title>{escape(i.title)}</title><link>{escape(i.link)}</link>"
-        f"<guid>{escape(i.guid or i.link)}</guid><pubDate>{i.date}</pubDate>"
+        f"<guid>{escape(i.guid or i.link)}</guid><pubDate>{i.date or rfc822(HOUR_AGO)}</pubDate>"
         f"<description>{escape(i.description)}</description></item>"
         for i in items
     )
@@ -34,12 +50,12 @@ def atom(items: list[Item], title: str = "Test feed") -> str:
     """An Atom 1.0 document."""
     entries = "".join(
         f"<entry><title>{escape(i.title)}</title><link rel='alternate' href='{escape(i.link)}'/>"
-        f"<id>{escape(i.guid or i.link)}</id><updated>{i.date}</updated>"
+        f"<id>{escape(i.guid or i.link)}</id><updated>{i.date or iso(HOUR_AGO)}</updated>"
         f"<summary>{escape(i.description)}</summary></entry>"
         for i in items
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
-        f"<title>{escape(title)}</title><id>urn:test</id><updated>2026-11-24T10:00:00Z</updated>"
+        f"<title>{escape(title)}</title><id>urn:test</id><updated>{iso(HOUR_AGO)}</updated>"
         f"{entries}</feed>"
     )

@@ -11,11 +11,14 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from feedtext import Item, atom, rss
+from feedtext import HOUR_AGO, Item, atom, iso, rss
 from servers import FeedServer, SlackServer, SmtpServer
+
+from monitor.timeutil import isoformat
 
 SYRIA_RULE = """\
 title: Russia and Syria bases
@@ -50,7 +53,7 @@ BUSINESS_ITEMS = [
         "Power grid repairs speed up",
         "https://markets.example.com/energy/grid",
         "Engineers restored electricity to the eastern region.",
-        date="2026-11-24T09:00:00Z",
+        date=iso(HOUR_AGO - timedelta(hours=1)),
     ),
     # The same story as in the world feed, reached through a tracking link.
     Item(
@@ -58,7 +61,7 @@ BUSINESS_ITEMS = [
         "https://NEWS.example.org/world/assad-envoy?fbclid=abc#comments",
         "President Bashar al&#8209;Assad received the envoy on Monday.",
         guid="urn:markets:copy-1",
-        date="2026-11-24T09:30:00Z",
+        date=iso(HOUR_AGO - timedelta(minutes=30)),
     ),
 ]
 
@@ -181,12 +184,15 @@ def test_hits_json_lists_what_was_stored(config: Path) -> None:
     assert syria["title"] == "Assad meets envoy in Damascus"
     # Both feeds carry the story; whichever is stored first is the one copy kept.
     first_seen = {
-        "world": ("https://news.example.org/world/assad-envoy?utm_source=rss", "10:00"),
-        "business": ("https://NEWS.example.org/world/assad-envoy?fbclid=abc#comments", "09:30"),
+        "world": ("https://news.example.org/world/assad-envoy?utm_source=rss", HOUR_AGO),
+        "business": (
+            "https://NEWS.example.org/world/assad-envoy?fbclid=abc#comments",
+            HOUR_AGO - timedelta(minutes=30),
+        ),
     }
-    url, time = first_seen[syria["source"]]
+    url, published = first_seen[syria["source"]]
     assert syria["url"] == url
-    assert syria["published_at"] == f"2026-11-24T{time}:00+00:00"
+    assert syria["published_at"] == isoformat(published)
     assert {"id", "matched_at"} <= set(syria)
     found = {(m["kind"], m["term"], m["text"]) for m in syria["matches"]}
     assert ("entity", "Bashar al-Assad", "Assad") in found
