@@ -12,7 +12,7 @@ import shutil
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -25,6 +25,9 @@ from monitor.output import emit, output_option
 from monitor.store import Store
 from monitor.store.queries import SEVERITIES, HitQuery
 from monitor.timeutil import parse_since, utcnow
+
+#: The states of a delivery (monitor/store/outbox.py), for `monitor outbox --status`.
+OUTBOX_STATUSES = ("pending", "held", "sending", "sent", "failed", "skipped")
 
 # The daemon (scheduler, HTTP, notifiers), the systemd unit writer (it needs the
 # daemon), the health endpoint and the rule loader are imported inside the
@@ -431,6 +434,81 @@ def prune(config_path: Path | None, dry_run: bool) -> None:
     finally:
         store.close()
     click.echo(history.render_prune(report, settings.retention_days))
+
+
+OUTBOX_COLUMNS = ("id", "status", "channel", "target", "rule", "title", "attempts", "when", "note")
+
+
+def _outbox_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A delivery with two summary fields: when it goes (or went), why it waits or failed."""
+    when = row["next_attempt_at"] or row["due_at"] or row["sent_at"] or row["created_at"] or ""
+    note = row["last_error"] or row["reason"] or ""
+    if row["in_doubt"]:
+        note = f"in doubt after a crash; {note}".rstrip("; ")
+    return {**row, "when": when, "note": note}
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--status",
+    "wanted",
+    type=click.Choice(OUTBOX_STATUSES),
+    multiple=True,
+    help="Only deliveries in this state (repeatable). Default: all not yet sent "
+    "(pending, held, sending, failed).",
+)
+@click.option(
+    "--retry",
+    "retry_ids",
+    type=click.IntRange(min=1),
+    multiple=True,
+    metavar="ID",
+    help="Make delivery ID due now (failed, pending, held or skipped; repeatable).",
+)
+@click.option("--all", "retry_all", is_flag=True, help="Make every failed delivery due now.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@output_option()
+def outbox(
+    config_path: Path | None,
+    wanted: tuple[str, ...],
+    retry_ids: tuple[int, ...],
+    retry_all: bool,
+    limit: int,
+    fmt: str,
+) -> None:
+    """Show the alert outbox: what waits (and why), what failed (and how to fix it).
+
+    With --retry ID or --all, failed deliveries become due again at once
+    (give_up_after counts from now); the running daemon sends them within
+    30 seconds, or `monitor run --once` sends them now. A retried delivery is
+    sent once more: use it when the cause is fixed.
+
+    \b
+        monitor outbox --status failed
+        monitor outbox --retry 42 --retry 43
+        monitor outbox --all
+    """
+    from monitor.store import outbox as box
+
+    if retry_ids and retry_all:
+        raise click.UsageError("give either --retry ID or --all, not both")
+    _settings, store = _open_store(config_path)
+    try:
+        if retry_ids or retry_all:
+            changed = box.retry(store.conn, None if retry_all else list(retry_ids), utcnow())
+            for missing in sorted(set(retry_ids) - set(changed)):
+                state = box.statuses(store.conn, [missing]).get(missing)
+                why = f"it is {state}" if state else "there is no such delivery"
+                click.echo(f"delivery {missing} not retried: {why}", err=True)
+            click.echo(f"{len(changed)} delivery(ies) due now", err=True)
+            if retry_ids and not changed:
+                sys.exit(1)
+            return
+        rows = box.listing(store.conn, wanted or box.LISTED, limit)
+    finally:
+        store.close()
+    emit([_outbox_row(row) for row in rows], fmt, OUTBOX_COLUMNS)
 
 
 @cli.command()

@@ -17,8 +17,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError
+from monitor.models import Cadence
+from monitor.notify.schedule import parse_cadence, parse_quiet_hours
 from monitor.timeutil import parse_duration
 
 DEFAULT_USER_AGENT = "monitor/0.1 (+https://github.com/monitor-news/monitor)"
@@ -62,6 +65,7 @@ class SlackConfig:
     token: str = ""
     channel: str = ""
     base_url: str = "https://slack.com/api/"
+    digest: Cadence | None = None  # every Slack alert in one summary per period
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,20 @@ class EmailConfig:
     sender: str = "monitor@localhost"
     recipients: tuple[str, ...] = ()
     timeout: timedelta = timedelta(seconds=30)
+    digest: Cadence | None = None  # every email alert in one summary per period
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """How alerts go out (the ``[delivery]`` table): retries, backfill and noise control."""
+
+    give_up_after: timedelta = timedelta(hours=24)  # a delivery still failing is marked failed
+    backfill: timedelta = timedelta(hours=24)  # stories published earlier: stored, not alerted
+    max_per_hour: int = 30  # messages per channel and target; over it: a digest (0: no cap)
+    backlog: int = 10  # more alerts than this due at once for one place: one digest
+    timezone: str = "UTC"  # for quiet_hours and digests at a time of day
+    quiet_hours: tuple[int, int] | None = None  # (start, end) minutes after local midnight
+    quiet_bypass: tuple[str, ...] = ("high",)  # severities that ignore quiet hours
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,7 @@ class Settings:
     retention_days: int = 90  # stories older than this are pruned (see monitor/store/retention.py)
     keep_hits: bool = True  # ...but hits, their explanation and their story's title stay
     http: HttpConfig = HttpConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -129,6 +148,7 @@ _TOP_KEYS = {
     "retention_days",
     "keep_hits",
     "http",
+    "delivery",
 }
 _HTTP_KEYS = {"concurrency", "per_host", "host_delay", "max_body_mb"}
 _HEALTH_KEYS = {"listen"}
@@ -145,7 +165,16 @@ _SOURCE_KEYS = {
     "stale_after",
 }
 _NOTIFY_KEYS = {"slack", "email"}
-_SLACK_KEYS = {"webhook_url", "token", "channel", "base_url"}
+_DELIVERY_KEYS = {
+    "give_up_after",
+    "backfill",
+    "max_per_hour",
+    "backlog",
+    "timezone",
+    "quiet_hours",
+    "quiet_bypass",
+}
+_SLACK_KEYS = {"webhook_url", "token", "channel", "base_url", "digest"}
 _EMAIL_KEYS = {
     "host",
     "port",
@@ -155,7 +184,9 @@ _EMAIL_KEYS = {
     "sender",
     "recipients",
     "timeout",
+    "digest",
 }
+_SEVERITIES = ("info", "normal", "high")
 _SECURITY = ("none", "starttls", "tls")
 
 
@@ -262,7 +293,59 @@ class _Reader:
             retention_days=self.retention_days(raw),
             keep_hits=self.boolean(raw, "keep_hits", "", True),
             http=self.http(self.table(raw, "http", "")),
+            delivery=self.delivery(self.table(raw, "delivery", "") or {}),
         )
+
+    def delivery(self, notify: Mapping[str, Any]) -> DeliveryConfig:
+        where = "delivery."
+        self.check_keys(notify, _DELIVERY_KEYS, where)
+        counts: dict[str, int] = {}
+        for key, default in (("max_per_hour", 30), ("backlog", 10)):
+            value = notify.get(key, default)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise self.fail(
+                    f"{where}{key}", f"expected a whole number (0 or more), got {value!r}"
+                )
+            counts[key] = value
+        zone = self.string(notify, "timezone", where, "UTC")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(
+                f"{where}timezone",
+                f"unknown time zone {zone!r}",
+                hint='use an IANA name like "Europe/Berlin" or "UTC"',
+            ) from None
+        quiet = None
+        if "quiet_hours" in notify:
+            try:
+                quiet = parse_quiet_hours(self.string(notify, "quiet_hours", where, ""))
+            except ValueError as exc:
+                raise self.fail(f"{where}quiet_hours", str(exc)) from None
+        bypass = notify.get("quiet_bypass", ["high"])
+        if not isinstance(bypass, list) or not all(b in _SEVERITIES for b in bypass):
+            raise self.fail(
+                f"{where}quiet_bypass",
+                f"expected a list of severities ({', '.join(_SEVERITIES)}), got {bypass!r}",
+                hint='quiet_bypass = ["high"] lets high-severity alerts through; [] holds all',
+            )
+        return DeliveryConfig(
+            give_up_after=self.duration(notify, "give_up_after", where, "24h"),
+            backfill=self.duration(notify, "backfill", where, "24h"),
+            max_per_hour=counts["max_per_hour"],
+            backlog=counts["backlog"],
+            timezone=zone,
+            quiet_hours=quiet,
+            quiet_bypass=tuple(bypass),
+        )
+
+    def cadence(self, table: Mapping[str, Any], where: str) -> Cadence | None:
+        if "digest" not in table:
+            return None
+        try:
+            return parse_cadence(self.string(table, "digest", where, ""))
+        except ValueError as exc:
+            raise self.fail(f"{where}digest", str(exc)) from None
 
     def retention_days(self, raw: Mapping[str, Any]) -> int:
         days = raw.get("retention_days", 90)
@@ -395,6 +478,7 @@ class _Reader:
             token=self.string(table, "token", where, ""),
             channel=self.string(table, "channel", where, ""),
             base_url=self.string(table, "base_url", where, SlackConfig.base_url),
+            digest=self.cadence(table, where),
         )
         if not config.webhook_url and not config.token:
             raise self.fail(
@@ -435,4 +519,5 @@ class _Reader:
             sender=self.string(table, "sender", where, "monitor@localhost"),
             recipients=tuple(self.expand(r, f"{where}recipients") for r in recipients),
             timeout=self.duration(table, "timeout", where, "30s"),
+            digest=self.cadence(table, where),
         )

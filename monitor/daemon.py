@@ -49,7 +49,7 @@ from monitor.metrics import Metrics
 from monitor.models import Rule
 from monitor.notify import Notifier
 from monitor.notify.ops import send_ops
-from monitor.notify.outbox import DeliveryReport, build_notifiers, deliver_pending
+from monitor.notify.outbox import Courier, DeliveryReport, build_notifiers
 from monitor.rules import load_rules
 from monitor.rules.watch import RuleWatcher
 from monitor.sdnotify import SystemdNotifier
@@ -125,16 +125,20 @@ class Daemon:
         self.settings = settings
         self.rules = tuple(rules)
         self.notifiers: dict[str, Notifier] = build_notifiers(settings)
+        #: Sends the outbox; kept for the daemon's life (per-channel pacing, parked lanes).
+        self.courier = Courier(self.notifiers)
         self.systemd = systemd or SystemdNotifier()
         self.metrics = Metrics()
         #: Given on the command line, the log level wins over the config's, reloads included.
         self.log_level = log_level
         self._deliver_lock = asyncio.Lock()
 
-    async def deliver(self, store: Store) -> DeliveryReport:
+    async def deliver(self, store: Store, *, ignore_backoff: bool = False) -> DeliveryReport:
         """Send pending alerts; one delivery run at a time so nothing is sent twice."""
         async with self._deliver_lock:
-            return await deliver_pending(store, self.notifiers)
+            return await self.courier.deliver(
+                store, self.settings, self.rules, ignore_backoff=ignore_backoff
+            )
 
     async def run_once(self) -> CycleReport:
         """One full cycle: fetch every source, match, store, deliver."""
@@ -143,7 +147,8 @@ class Daemon:
             try:
                 async with build_client(self.settings.user_agent) as client:
                     polls = await poll_all(self.settings, self.rules, store, client)
-                delivery = await self.deliver(store)
+                # One cycle is one attempt at every retry: a cron job's interval is its backoff.
+                delivery = await self.deliver(store, ignore_backoff=True)
                 return CycleReport(polls, delivery)
             finally:
                 store.close()
@@ -377,8 +382,8 @@ class _Service:
         except Exception as exc:
             event("delivery_run_failed", logging.ERROR, error=_describe(exc))
         except asyncio.CancelledError:
-            # Shutdown, after the grace: the alert being sent stays pending and goes out
-            # after the restart (perhaps twice, if this send did get through).
+            # Shutdown, after the grace: the alert being sent stays pending, in doubt, and
+            # the next start checks for it before sending again (notify/outbox.py).
             event("delivery_abandoned", logging.WARNING)
         finally:
             self._delivering = False
@@ -496,6 +501,7 @@ class _Service:
         daemon.settings, daemon.rules = settings, rules
         if (settings.slack, settings.email) != (old.slack, old.email):
             daemon.notifiers = build_notifiers(settings)
+            daemon.courier.notifiers = daemon.notifiers
         if settings.user_agent != old.user_agent:
             self.client.headers["User-Agent"] = settings.user_agent
         if settings.health != old.health:

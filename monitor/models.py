@@ -138,6 +138,26 @@ class Notify:
 
 
 @dataclass(frozen=True)
+class Cadence:
+    """When a digest goes out: every ``every`` (``1h``, ``1d``), or daily at ``at`` ("08:00").
+
+    ``at`` is minutes after local midnight, in the config's ``notify.timezone``.
+    """
+
+    every: timedelta | None = None
+    at: int | None = None
+
+
+@dataclass(frozen=True)
+class Templates:
+    """A rule's own Jinja2 layouts (the template text itself); empty means the default."""
+
+    slack: str = ""
+    email_text: str = ""
+    email_html: str = ""
+
+
+@dataclass(frozen=True)
 class Rule:
     """A watch rule: every present group must match and no exclusion may appear."""
 
@@ -160,6 +180,9 @@ class Rule:
     owner: str = ""
     examples_match: tuple[str, ...] = ()  # texts this rule must match (run by `monitor check`)
     examples_no_match: tuple[str, ...] = ()  # texts it must not match
+    cooldown: timedelta | None = None  # at most one message per period; the rest batched
+    digest: Cadence | None = None  # all alerts of the rule as one summary per period
+    templates: Templates = field(default_factory=Templates)
 
 
 @dataclass(frozen=True)
@@ -201,3 +224,21 @@ class Alert:
     source: str
     published_at: datetime
     matches: tuple[Match, ...]
+    severity: str = "normal"
+    summary: str = ""  # the story's text, for the snippet around the first match
+    body: str = ""
+    outlets: tuple[str, ...] = ()  # other sources that carried the story ("also at")
+    templates: Templates = field(default_factory=Templates)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Several alerts for one place, sent as one message.
+
+    ``reason`` says why they were held together: digest, cooldown, quiet
+    hours, the hourly cap, or a backlog (many alerts due at once).
+    """
+
+    alerts: tuple[Alert, ...]
+    reason: str
+    key: str  # the send attempt, stable across a resend (Message-ID, Slack metadata)

@@ -20,8 +20,10 @@ from monitor.notify import Notifier
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.email import EmailNotifier, build_message, message_id
 from monitor.notify.render import (
+    SLACK_TOTAL_LIMIT,
     email_html,
     email_subject,
+    fit_blocks,
     plain_text,
     slack_message,
 )
@@ -97,7 +99,11 @@ def test_slack_message_blocks() -> None:
 
     assert text == "Syria watch: Assad meets envoy in Damascus"
     assert [b["type"] for b in blocks] == ["header", "section", "context", "section"]
-    assert blocks[0]["text"] == {"type": "plain_text", "text": "Syria watch"}
+    assert blocks[0]["text"] == {
+        "type": "plain_text",
+        "text": ":bell: Syria watch · normal",
+        "emoji": True,
+    }
     assert blocks[1]["text"]["text"] == (
         "*<https://news.example.org/world/assad-envoy?id=7&amp;lang=en"
         "|Assad meets envoy in Damascus>*"
@@ -105,7 +111,8 @@ def test_slack_message_blocks() -> None:
     context = [e["text"] for e in blocks[2]["elements"]]
     assert context == [
         "Source: *example-news*",
-        "Published: 2026-11-03T09:30:05+00:00",
+        "Published: <!date^1793698205^{ago} ({date_short_pretty} {time})"
+        "|2026-11-03T09:30:05+00:00>",
         "Rule: `syria`",
     ]
     assert blocks[3]["text"]["text"] == (
@@ -132,9 +139,10 @@ def test_slack_message_escapes_hostile_story_text() -> None:
         f"Source: *&lt;https://evil.example|src&gt; @{ZWJ}channel*"
     )
     assert f"“&lt;!everyone&gt; @{ZWJ}Everyone”" in blocks[3]["text"]["text"]
-    # The only "<" left anywhere is the one link we made ourselves.
+    # The only "<" left anywhere are the link and the date we made ourselves.
     payload = json.dumps([text, blocks], ensure_ascii=False)
-    assert payload.count("<") == 1
+    assert payload.count("<") == 2
+    assert payload.count("<!") == 1 and "<!date^" in payload
     assert re.search(r"@(here|channel|everyone)", payload, re.IGNORECASE) is None
 
 
@@ -161,6 +169,7 @@ def test_slack_message_truncates_to_slack_limits() -> None:
 
     header = blocks[0]["text"]["text"]
     assert len(header) == 150 and header.endswith("R…")
+    assert header.startswith(":bell: R")
     assert len(text) <= 3000
     for section in section_texts(blocks):
         assert len(section) <= 3000
@@ -173,7 +182,7 @@ def test_slack_truncation_never_splits_an_escape() -> None:
     _, blocks = slack_message(make_alert(rule_title="&" * 200))
     header = blocks[0]["text"]["text"]
     assert len(header) <= 150
-    assert re.fullmatch(r"(&amp;)+…", header)
+    assert re.fullmatch(r":bell: (&amp;)+…", header)
 
 
 def test_slack_message_caps_blocks_at_fifty() -> None:
@@ -184,10 +193,23 @@ def test_slack_message_caps_blocks_at_fifty() -> None:
 
     _, blocks = slack_message(make_alert(matches=matches))
 
-    assert len(blocks) == 50
+    assert len(blocks) <= 50
     assert all(len(text) <= 3000 for text in section_texts(blocks))
+    assert sum(len(text) for text in section_texts(blocks)) <= SLACK_TOTAL_LIMIT
     assert blocks[-1]["type"] == "context"
-    assert blocks[-1]["elements"][0]["text"].startswith("…")
+    assert re.fullmatch(r"… \(\d+ more\)", blocks[-1]["elements"][0]["text"])
+
+
+def test_slack_message_caps_many_small_blocks_at_fifty() -> None:
+    # Short lines, each its own block: the 50-block limit bites before the text limit.
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"line {i}"}} for i in range(80)
+    ]
+
+    fitted = fit_blocks(blocks)
+
+    assert len(fitted) == 50
+    assert fitted[-1]["elements"][0]["text"] == "… (31 more)"
 
 
 # --- email rendering --------------------------------------------------------------------
@@ -455,7 +477,13 @@ def test_email_delivery(smtp_server: SmtpServer) -> None:
     assert message.get_content_type() == "multipart/alternative"
     parts = {part.get_content_type(): part.get_content() for part in message.iter_parts()}
     assert set(parts) == {"text/plain", "text/html"}
-    assert parts["text/plain"].splitlines() == plain_text(make_alert()).splitlines()
+    lines = parts["text/plain"].splitlines()
+    expected = plain_text(make_alert()).splitlines()
+    assert [line for line in lines if not line.startswith("Published:")] == [
+        line for line in expected if not line.startswith("Published:")
+    ]
+    # In the email the published time also says how long ago that was.
+    assert re.fullmatch(r"Published: 2026-11-03T09:30:05\+00:00 \(.+\)", lines[4])
     assert "<strong>Bashar al-Assad</strong>" in parts["text/html"]
 
 

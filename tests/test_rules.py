@@ -111,7 +111,7 @@ PROBLEMS = [
         [
             "r.yaml:3:1: unknown key 'colour'; expected one of id, title, entities, phrases, "
             "keywords, exclude, notify, match, query, fields, sources, languages, max_age, "
-            "enabled, severity, description, owner, examples"
+            "enabled, severity, description, owner, examples, cooldown, digest, template"
         ],
         id="unknown-key-without-close-match",
     ),

@@ -6,8 +6,11 @@ import sys
 from typing import TextIO
 
 from monitor.errors import DeliveryError
-from monitor.models import Alert
+from monitor.models import Alert, Digest
+from monitor.notify import Receipt
+from monitor.notify.digest import digest_text
 from monitor.notify.render import one_line, plain_text
+from monitor.timeutil import utcnow
 
 
 class ConsoleNotifier:
@@ -29,10 +32,21 @@ class ConsoleNotifier:
         except OSError as exc:
             raise DeliveryError(f"cannot write to the console: {exc}") from exc
 
-    def send(self, alert: Alert, target: str) -> None:
+    def lane(self, target: str) -> str:
+        return ""
+
+    def send(self, alert: Alert, target: str, key: str = "") -> Receipt:
+        self._write(plain_text(alert) + "\n\n")
+        return Receipt()
+
+    def send_digest(self, digest: Digest, target: str) -> Receipt:
+        self._write(digest_text(digest, utcnow()) + "\n\n")
+        return Receipt()
+
+    def _write(self, text: str) -> None:
         stream = self._stream if self._stream is not None else sys.stdout
         try:
-            stream.write(plain_text(alert) + "\n\n")
+            stream.write(text)
             stream.flush()
         except OSError as exc:  # a closed pipe (monitor run | head) or a full disk
             raise DeliveryError(f"cannot write the alert to the console: {exc}") from exc

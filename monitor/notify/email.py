@@ -1,24 +1,33 @@
 """The email notifier: one multipart/alternative message per alert, over SMTP.
 
-The Message-ID is derived from the hit and the recipients, so an alert sent
-again after a crash (the outbox cannot know whether the first try got through)
-carries the same Message-ID and mail clients can fold the two together.
+The Message-ID is derived from the hit and the recipients (a digest's from
+its send attempt), so an alert sent again after a crash (SMTP has no way to
+ask whether the first try got through) carries the same Message-ID and mail
+clients fold the two together. ``List-Id`` (one per rule) and the
+``X-Monitor-Rule``/``X-Monitor-Severity`` headers are there for filters.
+Every header value is one line with no control characters.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import smtplib
 import ssl
 from collections.abc import Sequence
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 from monitor.config import EmailConfig
 from monitor.errors import DeliveryError
-from monitor.models import Alert
+from monitor.log import event
+from monitor.models import Alert, Digest
+from monitor.notify import Receipt
+from monitor.notify import templates as custom
+from monitor.notify.digest import digest_html, digest_subject, digest_text
 from monitor.notify.render import email_html, email_subject, one_line, plain_text
 from monitor.timeutil import utcnow
 
@@ -42,23 +51,85 @@ def message_id(hit_id: int, recipients: Sequence[str], sender: str) -> str:
     return f"<monitor.hit-{hit_id}.{digest}@{domain}>"
 
 
+def digest_message_id(key: str, sender: str) -> str:
+    """``<monitor.digest-<attempt>@<sender's domain>>``: the same for a resent attempt."""
+    domain = _NOT_DOMAIN.sub("", sender.rpartition("@")[2]).strip(".") or "monitor.localhost"
+    return f"<monitor.digest-{_NOT_ATEXT.sub('-', key)}@{domain}>"
+
+
 def list_id(rule_id: str) -> str:
     """``<rule-id.monitor>``: lets people filter one rule's alerts into a folder."""
     return f"<{_NOT_ATEXT.sub('-', rule_id).strip('-') or 'rule'}.monitor>"
 
 
-def build_message(alert: Alert, sender: str, recipients: Sequence[str]) -> EmailMessage:
-    """The alert as an email; raises DeliveryError (not retryable) for a bad address."""
+def _envelope(
+    sender: str, recipients: Sequence[str], subject: str, message_id_: str
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = parse_address(sender, "notify.email.sender")
     message["To"] = [parse_address(a) for a in recipients]
-    message["Subject"] = email_subject(alert)
+    message["Subject"] = one_line(subject)
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = message_id(alert.hit_id, recipients, sender)
-    message["List-Id"] = list_id(alert.rule_id)
+    message["Message-ID"] = message_id_
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
-    message.set_content(plain_text(alert) + "\n")
-    message.add_alternative(email_html(alert), subtype="html")
+    return message
+
+
+def _bodies(alert: Alert, now: datetime) -> tuple[str, str]:
+    """The text and HTML parts: the rule's templates where it has them, else the default."""
+    text, page = plain_text(alert, now), email_html(alert, now)
+    for kind, source in (
+        ("email_text", alert.templates.email_text),
+        ("email_html", alert.templates.email_html),
+    ):
+        if not source:
+            continue
+        try:
+            rendered = custom.render(kind, source, alert, now)
+        except custom.TemplateError as exc:
+            event(
+                "template_failed",
+                logging.WARNING,
+                rule=alert.rule_id,
+                template=kind,
+                reason=str(exc),
+                action="sent with the default layout",
+            )
+            continue
+        if kind == "email_text":
+            text = rendered
+        else:
+            page = rendered
+    return text, page
+
+
+def build_message(alert: Alert, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    """The alert as an email; raises DeliveryError (not retryable) for a bad address."""
+    message = _envelope(
+        sender, recipients, email_subject(alert), message_id(alert.hit_id, recipients, sender)
+    )
+    message["List-Id"] = list_id(alert.rule_id)
+    message["X-Monitor-Rule"] = one_line(alert.rule_id)
+    message["X-Monitor-Severity"] = one_line(alert.severity)
+    text, page = _bodies(alert, utcnow())
+    message.set_content(text.rstrip("\n") + "\n")
+    message.add_alternative(page, subtype="html")
+    return message
+
+
+def build_digest(digest: Digest, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    """A digest as one email; List-Id when every alert in it is of one rule."""
+    message = _envelope(
+        sender, recipients, digest_subject(digest), digest_message_id(digest.key, sender)
+    )
+    rules = sorted({a.rule_id for a in digest.alerts})
+    if len(rules) == 1:
+        message["List-Id"] = list_id(rules[0])
+        message["X-Monitor-Rule"] = one_line(rules[0])
+    message["X-Monitor-Digest"] = str(len(digest.alerts))
+    now = utcnow()
+    message.set_content(digest_text(digest, now) + "\n")
+    message.add_alternative(digest_html(digest, now), subtype="html")
     return message
 
 
@@ -85,7 +156,20 @@ class EmailNotifier:
     def __init__(self, config: EmailConfig) -> None:
         self._config = config
 
-    def send(self, alert: Alert, target: str) -> None:
+    def lane(self, target: str) -> str:
+        return ""  # the SMTP server paces us itself (4xx when it wants us slower)
+
+    def send(self, alert: Alert, target: str, key: str = "") -> Receipt:
+        recipients = self._recipients(target)
+        self._transmit(build_message(alert, self._config.sender, recipients), recipients)
+        return Receipt()
+
+    def send_digest(self, digest: Digest, target: str) -> Receipt:
+        recipients = self._recipients(target)
+        self._transmit(build_digest(digest, self._config.sender, recipients), recipients)
+        return Receipt()
+
+    def _recipients(self, target: str) -> list[str]:
         recipients = recipients_for(target, self._config)
         if not recipients:
             raise DeliveryError(
@@ -93,7 +177,9 @@ class EmailNotifier:
                 retryable=False,
                 hint="set notify.email.recipients, or email in the rule's notify section",
             )
-        message = build_message(alert, self._config.sender, recipients)
+        return recipients
+
+    def _transmit(self, message: EmailMessage, recipients: list[str]) -> None:
         sender = parse_address(self._config.sender, "notify.email.sender").addr_spec
         envelope = [parse_address(a).addr_spec for a in recipients]
         try:

@@ -11,6 +11,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -21,6 +22,7 @@ from monitor.matching.evaluate import compile_regex
 from monitor.matching.normalize import term_words
 from monitor.models import (
     And,
+    Cadence,
     Condition,
     Context,
     Entity,
@@ -34,6 +36,7 @@ from monitor.models import (
     PhraseLeaf,
     RegexLeaf,
     Rule,
+    Templates,
 )
 from monitor.rules.query import WILDCARD_MIN, QuerySyntaxError, parse_query
 from monitor.rules.yamlnodes import Located, Path, load_located
@@ -58,6 +61,9 @@ RULE_KEYS = (
     "description",
     "owner",
     "examples",
+    "cooldown",
+    "digest",
+    "template",
 )
 MATCH_GROUPS = ("entities", "phrases", "keywords", "match", "query")
 ENTITY_KEYS = ("name", "aliases", "case_sensitive", "context")
@@ -71,6 +77,9 @@ SEVERITIES = ("info", "normal", "high")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 KEYWORD_KEYS = ("terms", "threshold", "min")
 NOTIFY_KEYS = ("slack", "email")
+TEMPLATE_KEYS = ("slack", "email_text", "email_html")
+#: A template value ending like this (on one line) is a file, relative to the rule file.
+TEMPLATE_FILES = (".j2", ".jinja", ".jinja2", ".txt", ".html", ".md")
 DEFAULT_THRESHOLD = 85.0
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -431,6 +440,56 @@ class _FileChecker:
                 )
         return Notify(slack=slack, email=email)
 
+    def duration(self, raw: dict[str, Any], key: str) -> timedelta | None:
+        if key not in raw:
+            return None
+        try:
+            return parse_duration(str(raw[key]))
+        except ValueError as exc:
+            self.problem((key,), str(exc))
+            return None
+
+    def cadence(self, value: Any) -> Cadence | None:
+        from monitor.notify.schedule import parse_cadence
+
+        try:
+            return parse_cadence(str(value))
+        except ValueError as exc:
+            self.problem(("digest",), str(exc))
+            return None
+
+    def templates(self, value: Any, where: Path) -> Templates:
+        """``template: {slack: ..., email_text: ..., email_html: ...}``, each checked by Jinja2."""
+        if not isinstance(value, dict) or not value:
+            self.problem(
+                where, "template must be a mapping like {slack: file.j2, email_html: file.html}"
+            )
+            return Templates()
+        self.check_keys(value, TEMPLATE_KEYS, where)
+        from monitor.notify import templates as jinja
+
+        found: dict[str, str] = {}
+        for kind in TEMPLATE_KEYS:
+            if kind not in value:
+                continue
+            at = (*where, kind)
+            source = value[kind]
+            if not isinstance(source, str) or not source.strip():
+                self.problem(at, f"template.{kind} must be a file name or the template text")
+                continue
+            if "\n" not in source and source.strip().endswith(TEMPLATE_FILES):
+                path = FsPath(self.path).parent / source.strip()
+                try:
+                    source = path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    self.problem(at, f"cannot read template file {str(path)!r}: {exc}")
+                    continue
+            if error := jinja.check(kind, source):
+                self.problem(at, f"template.{kind}: {error}")
+                continue
+            found[kind] = source
+        return Templates(**found)
+
     def rule(self, default_id: str) -> Rule | None:
         for where, (line, col) in self.doc.duplicates:
             self.problems.append(
@@ -515,6 +574,17 @@ class _FileChecker:
         sources = self.names(raw, "sources", None)
         languages = self.names(raw, "languages", _LANGUAGE)
         enabled = self.flag(raw, "enabled", (), True)
+        cooldown = self.duration(raw, "cooldown")
+        digest = self.cadence(raw["digest"]) if "digest" in raw else None
+        if cooldown and digest:
+            self.problem(
+                ("cooldown",),
+                "cooldown and digest do not mix: a digest sends one message per period already",
+                key=True,
+            )
+        templates = (
+            self.templates(raw["template"], ("template",)) if "template" in raw else Templates()
+        )
         if self.errors:
             return None
         return Rule(
@@ -537,6 +607,9 @@ class _FileChecker:
             owner=str(raw.get("owner", "")),
             examples_match=match_examples,
             examples_no_match=no_match_examples,
+            cooldown=cooldown,
+            digest=digest,
+            templates=templates,
         )
 
     @property

@@ -14,7 +14,9 @@ The tables, for readers with ``sqlite3``, sqlite-utils or Datasette::
     story_minhash, story_bands
                 each story's MinHash signature and band keys (syndication clusters)
     hits        one per rule and cluster; ``matches`` is the explanation (JSON)
-    deliveries  one per hit and (channel, target): pending, sent or failed
+    deliveries  one per hit and (channel, target): pending, held (until due_at),
+                sending, sent, failed or skipped (see store/outbox.py)
+    replies     "+1 outlet" thread replies under a posted Slack alert
     heartbeat   one row: the running daemon's pid, start, last beat and last poll
     daily_hits_by_rule, daily_hits_by_source, daily_deliveries
                 per-day counts kept by triggers, so `monitor stats` reads a few
@@ -163,7 +165,8 @@ def _m2_clusters_and_severity(db: sqlite_utils.Database) -> None:
         "DROP INDEX idx_hits_rule_story",
         # Cluster first: it also finds a cluster's hits (`hits show`, retention).
         "CREATE UNIQUE INDEX idx_hits_cluster_rule ON hits(cluster_id, rule)",
-        "CREATE INDEX idx_hits_story ON hits(story_id)",
+        # With matched_at, a search sorts its hits from the index alone.
+        "CREATE INDEX idx_hits_story ON hits(story_id, matched_at)",
         "CREATE INDEX idx_hits_rule_matched_at ON hits(rule, matched_at)",
         "CREATE INDEX idx_hits_severity_matched_at ON hits(severity, matched_at)",
     ):
@@ -320,6 +323,56 @@ def _m6_story_identity_and_source_health(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _m7_outbox_scheduling(db: sqlite_utils.Database) -> None:
+    """The outbox's bookkeeping (monitor/store/outbox.py): plans, attempts, receipts, replies.
+
+    A delivery is planned once (``planned_at``): held until ``due_at`` in a
+    ``batch`` (digest, cooldown, quiet hours, hourly cap), skipped (backfill),
+    or due at once. Each send is claimed as ``sending`` with an ``attempt_id``
+    in its own commit before the network call; ``in_doubt`` marks a claim a
+    crash interrupted. ``slack_channel``/``slack_ts`` keep the posted message,
+    for thread replies. Deliveries from before this migration count as planned.
+    """
+    for sql in (
+        "ALTER TABLE deliveries ADD COLUMN planned_at TEXT",
+        "ALTER TABLE deliveries ADD COLUMN due_at TEXT",
+        "ALTER TABLE deliveries ADD COLUMN batch TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE deliveries ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE deliveries ADD COLUMN next_attempt_at TEXT",
+        "ALTER TABLE deliveries ADD COLUMN attempt_id TEXT",
+        "ALTER TABLE deliveries ADD COLUMN claimed_at TEXT",
+        "ALTER TABLE deliveries ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE deliveries ADD COLUMN slack_channel TEXT",
+        "ALTER TABLE deliveries ADD COLUMN slack_ts TEXT",
+        "UPDATE deliveries SET planned_at = created_at",
+        "CREATE INDEX idx_deliveries_unplanned ON deliveries(id) WHERE planned_at IS NULL",
+        "CREATE INDEX idx_deliveries_target_sent ON deliveries(channel, target, sent_at)",
+        "CREATE INDEX idx_deliveries_attempt ON deliveries(attempt_id)",
+        # The few deliveries with a Slack thread, for "+1 outlet" replies.
+        "CREATE INDEX idx_deliveries_thread ON deliveries(sent_at) WHERE slack_ts IS NOT NULL",
+        """
+        CREATE TABLE replies (
+            id INTEGER PRIMARY KEY,
+            delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+            story_id INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            slack_ts TEXT,
+            UNIQUE (delivery_id, source)
+        )
+        """,
+        "CREATE INDEX idx_replies_story ON replies(story_id)",
+        "CREATE INDEX idx_replies_status ON replies(status)",
+    ):
+        db.execute(sql)
+
+
 Migration = Callable[["sqlite_utils.Database"], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -329,6 +382,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _m4_daily_counts,
     _m5_heartbeat,
     _m6_story_identity_and_source_health,
+    _m7_outbox_scheduling,
 )
 
 
