@@ -1,0 +1,378 @@
+"""The hit history store: migrations, indexes, counts, retention, on real temp SQLite files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from monitor.datasette import metadata_for
+from monitor.models import Hit, Match, Rule, Story
+from monitor.store import Store
+from monitor.store.queries import HitQuery, list_sql
+from monitor.store.schema import MIGRATIONS
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+SYRIA = Rule(id="syria", title="Syria bases", path="syria.yaml", severity="high")
+ENERGY = Rule(id="energy", title="Ukraine energy", path="energy.yaml")
+ROUTES = {"syria": [("slack", "#desk"), ("email", "a@example.org")], "energy": [("slack", "#e")]}
+
+
+def story(n: int, source: str = "world", title: str = "", body: str = "") -> Story:
+    return Story(
+        source=source,
+        url=f"https://news.example.org/{n}",
+        guid=f"urn:test:{n}",
+        title=title or f"Story {n}",
+        summary=f"Summary of story {n}.",
+        body=body,
+        published_at=NOW - timedelta(hours=1),
+        fetched_at=NOW,
+    )
+
+
+def hit(rule: Rule, of: Story, term: str = "Assad") -> Hit:
+    start = of.title.find(term)
+    return Hit(rule, of, (Match("entity", term, term, "title", start, start + len(term)),))
+
+
+def plan(store: Store, sql: str, params: list[object]) -> str:
+    return "\n".join(row[3] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(tmp_path / "monitor.db")
+    yield opened
+    opened.close()
+
+
+def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](sqlite_utils.Database(conn))
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO stories (source, url, canonical_url, guid, title, summary, body, "
+        "published_at, fetched_at) VALUES ('world', 'u', 'https://x.org/u', 'g', "
+        "'Assad meets envoy', 's', 'b', '2026-11-01T09:00:00+00:00', '2026-11-01T10:00:00+00:00')"
+    )
+    conn.execute(
+        "INSERT INTO hits (rule, rule_title, story_id, matches, matched_at) "
+        "VALUES ('syria', 'Syria', 1, '[]', '2026-11-01T10:00:00+00:00')"
+    )
+    conn.execute(
+        "INSERT INTO deliveries (hit_id, channel, target, status, attempts, created_at) "
+        "VALUES (1, 'slack', '#desk', 'sent', 1, '2026-11-01T10:00:00+00:00')"
+    )
+    conn.close()
+
+    store = Store.open(path)
+
+    conn = store.conn
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("SELECT id, cluster_id, source, title FROM stories").fetchall() == [
+        (1, 1, "world", "Assad meets envoy")
+    ]
+    assert conn.execute("SELECT id, cluster_id, severity FROM hits").fetchall() == [
+        (1, 1, "normal")
+    ]
+    assert conn.execute("SELECT name FROM sources").fetchall() == [("world",)]
+    assert store.hits(HitQuery(search="assad"))[0]["id"] == 1
+    assert conn.execute("SELECT * FROM daily_hits_by_rule").fetchall() == [
+        ("2026-11-01", "syria", 1)
+    ]
+    assert conn.execute("SELECT * FROM daily_deliveries").fetchall() == [
+        ("2026-11-01", "slack", "sent", 1)
+    ]
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    store.close()
+
+
+def test_the_database_works_with_sqlite_utils_and_datasette(store: Store) -> None:
+    conn = store.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    db = sqlite_utils.Database(str(store.path))
+    assert {"sources", "clusters", "stories", "hits", "deliveries"} <= set(db.table_names())
+    assert db.table("stories").detect_fts() == "stories_fts"
+    declared = {
+        (fk.table, fk.column, fk.other_table)
+        for table in ("stories", "hits", "deliveries")
+        for fk in db.table(table).foreign_keys
+    }
+    assert {
+        ("stories", "cluster_id", "clusters"),
+        ("stories", "source", "sources"),
+        ("hits", "story_id", "stories"),
+        ("hits", "cluster_id", "clusters"),
+        ("deliveries", "hit_id", "hits"),
+    } <= declared
+
+
+def test_every_canned_datasette_query_runs(store: Store) -> None:
+    store.save(story(1, title="Assad meets envoy"), [hit(SYRIA, story(1))], ROUTES)
+    queries = metadata_for(Path("history.db"))["databases"]["history"]["queries"]
+
+    assert {"latest_hits", "hits_by_rule", "failed_deliveries"} <= set(queries)
+    for name, query in queries.items():
+        store.conn.execute(query["sql"], {"rule": "syria"}).fetchall()  # raises if broken
+        assert query["title"], name
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        HitQuery(),
+        HitQuery(rules=("syria",), since=NOW),
+        HitQuery(rules=("syria", "energy"), since=NOW),
+        HitQuery(since=NOW, until=NOW),
+        HitQuery(severities=("high",)),
+        HitQuery(sources=("world",)),
+        HitQuery(published_since=NOW),
+        HitQuery(search="Assad"),
+    ],
+)
+def test_every_hits_filter_is_backed_by_an_index(store: Store, query: HitQuery) -> None:
+    steps = plan(store, *list_sql(query))
+
+    # "SCAN h" alone would read every hit; "SCAN h USING INDEX" walks an index in order,
+    # "SCAN stories_fts VIRTUAL TABLE INDEX 0:M..." is the full-text MATCH and
+    # "SCAN picked" reads the (at most --limit) ids picked in the first step.
+    bare_scans = [
+        line
+        for line in steps.splitlines()
+        if line.startswith("SCAN")
+        and "USING" not in line
+        and "VIRTUAL TABLE" not in line
+        and line != "SCAN picked"
+    ]
+    assert bare_scans == [], steps
+
+
+def test_known_story_lookups_use_the_indexes(store: Store) -> None:
+    assert "SCAN" not in plan(
+        store,
+        "SELECT 1 FROM stories WHERE guid = ? UNION ALL "
+        "SELECT 1 FROM stories WHERE canonical_url = ? AND canonical_url != '' LIMIT 1",
+        ["g", "u"],
+    )
+    first = story(1)
+    store.save(first, [], {})
+    assert store.is_known(first)
+    assert store.is_known(replace(first, guid="other"))  # the same canonical URL
+    assert not store.is_known(story(2))
+
+
+def test_save_stores_story_hits_and_deliveries_in_one_transaction(store: Store) -> None:
+    first = story(1, title="Assad meets envoy")
+    # A rule routed twice to the same place breaks the deliveries' unique index
+    # after the story and its hit were written: nothing of it may stay.
+    broken = {"syria": [("slack", "#desk"), ("slack", "#desk")]}
+
+    with pytest.raises(sqlite3.IntegrityError):
+        store.save(first, [hit(SYRIA, first)], broken)
+
+    assert not store.is_known(first)
+    assert store.conn.execute("SELECT count(*) FROM hits").fetchone()[0] == 0
+    ids = store.save(first, [hit(SYRIA, first)], ROUTES)
+    assert len(ids) == 1
+    assert store.save(first, [hit(SYRIA, first)], ROUTES) == []  # already stored
+
+
+def test_a_rule_hits_a_cluster_once(store: Store) -> None:
+    first, copy = story(1, title="Assad meets envoy"), story(2, "wire", "Assad meets envoy")
+    store.save(first, [hit(SYRIA, first)], ROUTES)
+    cluster = store.conn.execute("SELECT cluster_id FROM stories WHERE id = 1").fetchone()[0]
+
+    ids = store.save(copy, [hit(SYRIA, copy), hit(ENERGY, copy)], ROUTES, cluster_id=cluster)
+
+    rows = store.conn.execute("SELECT rule, story_id, cluster_id FROM hits ORDER BY id").fetchall()
+    assert rows == [("syria", 1, cluster), ("energy", 2, cluster)]
+    assert len(ids) == 1
+    assert store.hit(1)["outlets"][0]["source"] == "wire"  # type: ignore[index]
+
+
+def test_a_batch_is_one_transaction_and_a_duplicate_skips_only_itself(store: Store) -> None:
+    with store.batch():
+        store.save(story(1), [], {})
+        assert store.save(story(1), [], {}) == []
+        store.save(story(2), [], {})
+        assert store.conn.in_transaction
+
+    assert not store.conn.in_transaction
+    assert store.conn.execute("SELECT count(*) FROM stories").fetchone()[0] == 2
+
+
+def test_hits_carry_the_rule_severity_and_filter_on_it(store: Store) -> None:
+    a, b = story(1, title="Assad meets envoy"), story(2, title="Assad again")
+    store.save(a, [hit(SYRIA, a)], ROUTES)
+    store.save(b, [hit(ENERGY, b)], ROUTES)
+
+    assert [h["rule"] for h in store.hits(HitQuery(severities=("high",)))] == ["syria"]
+    assert [h["severity"] for h in store.hits()] == ["normal", "high"]
+
+
+def test_a_malformed_search_is_a_value_error(store: Store) -> None:
+    with pytest.raises(ValueError, match="not a valid full-text query"):
+        store.hits(HitQuery(search='"unclosed'))
+
+
+def _recount(store: Store) -> tuple[list[list[tuple[object, ...]]], ...]:
+    """The per-day tables as the triggers kept them, and as a fresh GROUP BY says."""
+    conn = store.conn
+    kept = [
+        conn.execute(f"SELECT * FROM {table} WHERE {column} != 0 ORDER BY 1, 2, 3").fetchall()
+        for table, column in (
+            ("daily_hits_by_rule", "hits"),
+            ("daily_hits_by_source", "hits"),
+            ("daily_deliveries", "deliveries"),
+        )
+    ]
+    fresh = [
+        conn.execute(sql).fetchall()
+        for sql in (
+            "SELECT substr(matched_at, 1, 10), rule, count(*) FROM hits "
+            "GROUP BY 1, 2 ORDER BY 1, 2",
+            "SELECT substr(matched_at, 1, 10), source, count(*) FROM hits "
+            "JOIN stories ON stories.id = story_id GROUP BY 1, 2 ORDER BY 1, 2",
+            "SELECT substr(created_at, 1, 10), channel, status, count(*) FROM deliveries "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        )
+    ]
+    return kept, fresh
+
+
+def test_triggers_keep_the_daily_counts_exact(store: Store) -> None:
+    for n in range(1, 5):
+        s = story(n, "world" if n % 2 else "wire", title="Assad meets envoy")
+        store.save(s, [hit(SYRIA, s), hit(ENERGY, s)], ROUTES)
+    pending = store.pending_deliveries()
+    store.mark_sent(pending[0].id)
+    store.mark_failed(pending[1].id, "HTTP 500", permanent=False)  # stays pending
+    store.mark_failed(pending[2].id, "bad token", permanent=True)
+
+    kept, fresh = _recount(store)
+    assert kept == fresh
+    assert kept[2] and all(row[-1] > 0 for row in kept[2])
+
+    store.prune(retention_days=1, keep_hits=False, now=datetime.now(UTC) + timedelta(days=30))
+
+    assert _recount(store) == ([[], [], []], [[], [], []])
+
+
+def test_stats_read_hits_per_rule_per_day_sources_and_deliveries(store: Store) -> None:
+    for n in range(1, 4):
+        s = story(n, "wire" if n == 1 else "world", title="Assad meets envoy")
+        store.save(s, [hit(SYRIA, s)] + ([hit(ENERGY, s)] if n == 1 else []), ROUTES)
+    pending = store.pending_deliveries()
+    for delivery in pending[:3]:
+        store.mark_sent(delivery.id)
+    store.mark_failed(pending[3].id, "HTTP 500", permanent=True)
+    today = datetime.now(UTC).date()
+
+    stats = store.stats(today - timedelta(days=6), today).to_json()
+
+    assert stats["days"][-1] == today.isoformat() and len(stats["days"]) == 7
+    assert stats["hits_per_rule_per_day"] == [
+        {"rule": "energy", "hits": 1, "per_day": [0] * 6 + [1]},
+        {"rule": "syria", "hits": 3, "per_day": [0] * 6 + [3]},
+    ]
+    assert stats["top_sources"] == [{"source": "wire", "hits": 2}, {"source": "world", "hits": 2}]
+    assert stats["deliveries"]["sent"] == 3
+    assert stats["deliveries"]["failed"] == 1
+    assert stats["deliveries"]["success_rate"] == 0.75
+    assert stats["noisiest_rules"][0] == {
+        "rule": "syria",
+        "hits": 3,
+        "share": 0.75,
+        "peak_day": today.isoformat(),
+        "peak_hits": 3,
+    }
+
+
+def _old(store: Store, story_ids: list[int], days: int) -> None:
+    """Make stories (and their hits) look ``days`` old."""
+    then = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+    marks = ", ".join("?" for _ in story_ids)
+    store.conn.execute(
+        f"UPDATE stories SET fetched_at = ? WHERE id IN ({marks})", [then, *story_ids]
+    )
+
+
+def test_prune_keeps_hits_and_their_stories_without_the_body(store: Store) -> None:
+    old_hit = story(1, title="Assad meets envoy", body="Long body about Assad.")
+    old_plain, new_plain = story(2, body="Old body."), story(3, body="New body.")
+    store.save(old_hit, [hit(SYRIA, old_hit)], ROUTES)
+    store.save(old_plain, [], {})
+    store.save(new_plain, [], {})
+    _old(store, [1, 2], days=100)
+
+    dry = store.prune(retention_days=90, dry_run=True)
+    report = store.prune(retention_days=90)
+
+    assert (dry.stories_deleted, dry.bodies_cleared, dry.clusters_deleted) == (1, 1, 1)
+    assert (report.stories_deleted, report.bodies_cleared, report.clusters_deleted) == (1, 1, 1)
+    assert report.hits_deleted == report.deliveries_deleted == 0
+    rows = store.conn.execute("SELECT id, body FROM stories ORDER BY id").fetchall()
+    assert rows == [(1, ""), (3, "New body.")]
+    assert store.hit(1)["matches"]  # type: ignore[index]
+    assert store.hits(HitQuery(search="Assad"))  # the title is still searchable
+    assert not store.hits(HitQuery(search='"Long body"'))
+    assert store.prune(retention_days=90).stories_deleted == 0  # nothing left to do
+
+
+def test_prune_without_keep_hits_deletes_old_hits_and_deliveries(store: Store) -> None:
+    old, new = story(1, title="Assad meets envoy"), story(2, title="Assad again")
+    store.save(old, [hit(SYRIA, old)], ROUTES)
+    store.save(new, [hit(SYRIA, new)], ROUTES)
+    _old(store, [1], days=100)
+    then = (datetime.now(UTC) - timedelta(days=100)).isoformat(timespec="seconds")
+    store.conn.execute("UPDATE hits SET matched_at = ? WHERE story_id = 1", [then])
+
+    dry = store.prune(retention_days=90, keep_hits=False, dry_run=True)
+    report = store.prune(retention_days=90, keep_hits=False)
+
+    expected = (1, 2, 1, 1)  # hits, deliveries, stories, clusters
+    assert (
+        dry.hits_deleted,
+        dry.deliveries_deleted,
+        dry.stories_deleted,
+        dry.clusters_deleted,
+    ) == expected
+    got = (
+        report.hits_deleted,
+        report.deliveries_deleted,
+        report.stories_deleted,
+        report.clusters_deleted,
+    )
+    assert got == expected
+    assert [h["story_id"] for h in store.hits()] == [2]
+    assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_json_matches_round_trip_unchanged(store: Store) -> None:
+    s = story(1, title="Assad meets envoy")
+    store.save(s, [hit(SYRIA, s)], ROUTES)
+
+    (row,) = store.hits()
+
+    assert row["matches"] == [
+        {
+            "kind": "entity",
+            "term": "Assad",
+            "text": "Assad",
+            "field": "title",
+            "start": 0,
+            "end": 5,
+            "score": 100.0,
+        }
+    ]
+    assert json.loads(json.dumps(row)) == row
