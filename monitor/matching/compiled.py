@@ -1,0 +1,399 @@
+"""The compiled engine: thousands of rules at near-constant cost per story.
+
+Same answers as ``engine.match_story`` (hits, matches and their order), which
+stays the executable specification; the tests compare the two on generated
+rules and stories. Compiling a rule set (``compile_rules``):
+
+* every term of every rule gets a small integer key: exact terms (entity
+  names and aliases, phrases, exclusions, context and ``near`` terms, short
+  keywords) 0, 1, 2...; fuzzy keywords -1, -2, -3...;
+* each rule becomes a plan (``plans``) that evaluates it on a story's hits,
+  and a list of *requirements*: sets of keys of which at least one (or
+  ``min``, for a keyword set) must be present for the rule to have any chance
+  (a ``not`` or a ``regex`` requires nothing, so such a rule is always tried);
+* one requirement per rule is indexed (exact terms preferred, then the
+  fewest keys): an inverted index maps each of its keys to the rule.
+
+Matching a story reads it once (``textview``) and looks for the indexed terms
+only: exact ones in one pass over its words (``automaton``), fuzzy ones with
+the shared rapidfuzz index (``fuzzyindex``). Each rule with an indexed term
+present is a candidate; its other requirements are checked, cheapest first,
+and its other terms looked for on first use (memoised for the story), so a
+term only some rules need costs nothing in stories where none of them is a
+candidate. Candidates are evaluated in rule order.
+
+A compiled set is immutable, so a reload compiles the new rules aside and
+swaps one reference; the fuzzy cache lives and dies with its compiled set.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from monitor.matching.automaton import ExactIndex, ExactTerm
+from monitor.matching.document import FIELDS, FUZZY_MIN_LENGTH
+from monitor.matching.engine import in_scope
+from monitor.matching.evaluate import WILDCARD
+from monitor.matching.fuzzyindex import CACHE_SIZE, THRESHOLD_FLOOR, FuzzyIndex, FuzzyTerm
+from monitor.matching.plans import (
+    EntityPlan,
+    Fields,
+    KeywordPlan,
+    KeywordTerm,
+    Leaf,
+    Node,
+    RulePlan,
+    StoryHits,
+    Tree,
+)
+from monitor.matching.textview import read_story, term_words
+from monitor.models import (
+    And,
+    Condition,
+    Entity,
+    EntityLeaf,
+    Hit,
+    KeywordSet,
+    KeywordsLeaf,
+    Match,
+    Not,
+    Or,
+    PhraseLeaf,
+    RegexLeaf,
+    Rule,
+    Story,
+)
+
+#: At least ``count`` of ``keys`` must be present in the story.
+Requirement = tuple[frozenset[int], int]
+
+
+@dataclass(frozen=True)
+class CompileStats:
+    rules: int
+    exact_terms: int
+    fuzzy_terms: int
+    always_tried: int  # rules with no requirement (a top-level ``not``, a ``regex``, ...)
+
+
+class _Compiler:
+    """Turns rules into plans, collecting their terms under integer keys.
+
+    Exact terms are keyed 0, 1, 2...; fuzzy terms -1, -2, -3... so both share
+    one set of present keys per story.
+    """
+
+    def __init__(self) -> None:
+        self.exact: dict[ExactTerm, int] = {}
+        self.fuzzy: dict[FuzzyTerm, int] = {}
+        self._words: dict[tuple[str, bool], tuple[str, ...]] = {}
+
+    def words(self, text: str, case_sensitive: bool = False) -> tuple[str, ...]:
+        key = (text, case_sensitive)
+        found = self._words.get(key)
+        if found is None:
+            found = term_words(text, case_sensitive)
+            self._words[key] = found
+        return found
+
+    def term(self, text: str, case_sensitive: bool = False) -> int | None:
+        """An ``evaluate.find_all`` term: whole words, a trailing ``*`` matches any ending."""
+        words = self.words(text, case_sensitive)
+        prefix = text.rstrip().endswith(WILDCARD)
+        return self._exact(ExactTerm(words, case_sensitive, prefix)) if words else None
+
+    def _exact(self, term: ExactTerm) -> int:
+        return self.exact.setdefault(term, len(self.exact))
+
+    def entity(self, entity: Entity) -> EntityPlan:
+        names = tuple(self.term(name, entity.is_case_sensitive(name)) for name in entity.names)
+        context = entity.context
+        if context is None:
+            return EntityPlan(entity.name, names)
+        return EntityPlan(
+            entity.name,
+            names,
+            tuple(self.term(t) for t in context.require_any),
+            tuple(self.term(t) for t in context.forbid),
+            context.within,
+        )
+
+    def keywords(self, keywords: KeywordSet) -> KeywordPlan:
+        items = []
+        seen: set[tuple[str, ...]] = set()
+        for term in keywords.terms:
+            words = self.words(term)
+            if words in seen:
+                continue
+            seen.add(words)
+            exact = fuzzy = None
+            if not words:
+                pass  # nothing to find
+            elif len(" ".join(words)) < FUZZY_MIN_LENGTH:
+                exact = self._exact(ExactTerm(words, False, False))
+            else:
+                key = FuzzyTerm(words, keywords.threshold)
+                fuzzy = -1 - self.fuzzy.setdefault(key, len(self.fuzzy))
+            items.append(KeywordTerm(term, words, len(words), exact, fuzzy))
+        return KeywordPlan(tuple(items), keywords.threshold, keywords.min)
+
+    def tree(self, condition: Condition, fields: Fields) -> Tree:
+        if isinstance(condition, And | Or):
+            op = "and" if isinstance(condition, And) else "or"
+            return Node(op, tuple(self.tree(child, fields) for child in condition.children))
+        if isinstance(condition, Not):
+            return Node("not", (self.tree(condition.child, fields),))
+        scoped = _restrict(fields, condition.fields)
+        if isinstance(condition, EntityLeaf):
+            return Leaf("entity", scoped, entity=self.entity(condition.entity))
+        if isinstance(condition, PhraseLeaf):
+            return Leaf("phrase", scoped, text=condition.text, term=self.term(condition.text))
+        if isinstance(condition, KeywordsLeaf):
+            return Leaf("keywords", scoped, keywords=self.keywords(condition.keywords))
+        if isinstance(condition, RegexLeaf):
+            return Leaf("regex", scoped, text=condition.pattern)
+        near_terms = tuple(self.term(t) for t in condition.terms)
+        return Leaf(
+            "near",
+            scoped,
+            near_texts=condition.terms,
+            near_terms=near_terms,
+            within=condition.within,
+        )
+
+    def rule(self, rule: Rule) -> RulePlan:
+        fields = _restrict(tuple(range(len(FIELDS))), rule.fields)
+        return RulePlan(
+            fields=fields,
+            exclude=tuple(self.term(t) for t in rule.exclude),
+            entities=tuple(self.entity(e) for e in rule.entities),
+            phrases=tuple((p, self.term(p)) for p in rule.phrases),
+            keywords=self.keywords(rule.keywords) if rule.keywords else None,
+            tree=self.tree(rule.match, fields) if rule.match is not None else None,
+        )
+
+
+def _restrict(fields: Fields, names: tuple[str, ...] | None) -> Fields:
+    """``evaluate.restrict``: keep the fields named (all when None), in story order."""
+    if names is None:
+        return fields
+    return tuple(i for i in fields if FIELDS[i] in names)
+
+
+def _keys(terms: Iterable[int | None]) -> frozenset[int]:
+    return frozenset(t for t in terms if t is not None)
+
+
+def _keyword_requirements(plan: KeywordPlan) -> list[Requirement]:
+    if plan.min <= 0:
+        return []  # holds with nothing found
+    keys = [t.exact if t.exact is not None else t.fuzzy for t in plan.terms]
+    return [(_keys(keys), plan.min)]
+
+
+def requirements(tree: Tree) -> list[Requirement]:
+    """What must be present for ``tree`` to hold: all of these (empty: nothing known)."""
+    if isinstance(tree, Node):
+        if tree.op == "and":
+            return [r for child in tree.children for r in requirements(child)]
+        if tree.op == "not":
+            return []
+        found = [requirements(child) for child in tree.children]
+        if any(not r for r in found):
+            return []
+        # One of the children holds, so one of the keys of its narrowest set is present.
+        union = frozenset().union(*(min(r, key=lambda x: len(x[0]))[0] for r in found))
+        return [(union, 1)]
+    if tree.kind == "entity":
+        assert tree.entity is not None
+        return [(_keys(tree.entity.names), 1)]
+    if tree.kind == "phrase":
+        return [(_keys((tree.term,)), 1)]
+    if tree.kind == "keywords":
+        assert tree.keywords is not None
+        return _keyword_requirements(tree.keywords)
+    if tree.kind == "near":
+        return [(_keys((term,)), 1) for term in tree.near_terms]
+    return []
+
+
+def rule_requirements(plan: RulePlan) -> list[Requirement] | None:
+    """All the requirements of a rule; None when it can never fire."""
+    found: list[Requirement] = []
+    if plan.entities:
+        found.append((_keys(n for e in plan.entities for n in e.names), 1))
+    if plan.phrases:
+        found.append((_keys(t for _, t in plan.phrases), 1))
+    if plan.keywords:
+        found.extend(_keyword_requirements(plan.keywords))
+    if plan.tree is not None:
+        found.extend(requirements(plan.tree))
+    elif not (plan.entities or plan.phrases or plan.keywords):
+        return None  # no group and no tree: match_rule returns None
+    for keys, count in found:
+        if len(keys) < count:
+            return None
+    return found
+
+
+@dataclass(frozen=True)
+class _Need:
+    """A requirement split into keys known from the first pass and fuzzy keys scored lazily."""
+
+    known: frozenset[int]
+    lazy: tuple[int, ...]
+    count: int
+
+
+def _met(needs: list[_Need], present: set[int], story: StoryHits) -> bool:
+    for need in needs:
+        if need.count == 1 and not present.isdisjoint(need.known):
+            continue
+        found = len(present.intersection(need.known))
+        for key in need.lazy:
+            if found >= need.count:
+                break
+            found += story.present(key)
+        if found < need.count:
+            return False
+    return True
+
+
+def _index_cost(requirement: Requirement, fuzzy: dict[int, FuzzyTerm]) -> tuple[int, int]:
+    """Which requirement to find a rule by: exact terms first, then few keys.
+
+    Fuzzy keys are indexed only with a threshold of at least THRESHOLD_FLOOR
+    (below it nearly every word is a hit); a requirement with others cannot
+    serve (cost 2), and a rule with no other is tried on every story.
+    """
+    keys, _ = requirement
+    if all(key >= 0 for key in keys):
+        return 0, len(keys)
+    if all(key >= 0 or fuzzy[key].threshold >= THRESHOLD_FLOOR for key in keys):
+        return 1, len(keys)
+    return 2, len(keys)
+
+
+class CompiledRules:
+    """A rule set compiled for matching; build with ``compile_rules``.
+
+    Matching updates the fuzzy caches, so one instance serves one thread at a
+    time (the daemon's event loop, a replay); it never changes its answers.
+    """
+
+    def __init__(self, rules: Sequence[Rule], cache_size: int = CACHE_SIZE) -> None:
+        self.rules = tuple(rules)
+        compiler = _Compiler()
+        self._plans = [compiler.rule(rule) for rule in self.rules]
+        exact = {position: term for term, position in compiler.exact.items()}
+        fuzzy = {-1 - position: term for term, position in compiler.fuzzy.items()}
+        self._index: dict[int, list[int]] = {}
+        self._always: list[int] = []
+        chosen: list[list[Requirement] | None] = []
+        for position, plan in enumerate(self._plans):
+            needs = rule_requirements(plan)
+            chosen.append(needs)
+            if needs is None:
+                continue
+            best = min(needs, key=lambda r: _index_cost(r, fuzzy), default=None)
+            if best is None or _index_cost(best, fuzzy)[0] == 2:
+                self._always.append(position)
+                continue
+            for key in best[0]:
+                self._index.setdefault(key, []).append(position)
+        # Terms that find rules are looked for in every story; the others only
+        # when a rule that needs them is a candidate.
+        shared = set(self._index)
+        self._exact = ExactIndex([(k, exact[k]) for k in sorted(shared) if k >= 0])
+        self._fuzzy = FuzzyIndex([(k, fuzzy[k]) for k in sorted(shared) if k < 0], cache_size)
+        self._lazy_exact = {key: term for key, term in exact.items() if key not in shared}
+        self._lazy = {key: term for key, term in fuzzy.items() if key not in shared}
+        self._needs = [None if needs is None else self._split(needs, shared) for needs in chosen]
+        self.stats = CompileStats(
+            len(self.rules), len(compiler.exact), len(compiler.fuzzy), len(self._always)
+        )
+
+    @staticmethod
+    def _split(needs: list[Requirement], shared: set[int]) -> list[_Need]:
+        split = [
+            _Need(
+                frozenset(k for k in keys if k in shared),
+                tuple(k for k in keys if k not in shared),
+                count,
+            )
+            for keys, count in needs
+        ]
+        return sorted(split, key=lambda need: len(need.lazy) > 0)  # cheap checks first
+
+    def hits(self, story: Story) -> StoryHits:
+        """Every term of the rule set found in ``story`` (lazy fuzzy terms: when asked)."""
+        fields = read_story(story)
+        return StoryHits(
+            fields,
+            self._exact.find(fields),
+            self._fuzzy.best(fields),
+            self._lazy,
+            self._lazy_exact,
+        )
+
+    def _candidates(self, found: StoryHits) -> tuple[list[int], set[int]]:
+        present = {key for key, spans in found.occurrences.items() if spans}
+        for field_best in found.fuzzy:
+            present.update(field_best)
+        candidates = set(self._always)
+        index = self._index
+        for key in present:
+            rules = index.get(key)
+            if rules:
+                candidates.update(rules)
+        return sorted(candidates), present
+
+    def match_story(self, story: Story, source_tags: Iterable[str] = ()) -> list[Hit]:
+        """``engine.match_story(rules, story, source_tags)`` for the compiled rules."""
+        found = self.hits(story)
+        candidates, present = self._candidates(found)
+        tags = tuple(source_tags)
+        hits = []
+        for position in candidates:
+            rule = self.rules[position]
+            needs = self._needs[position]
+            if needs is None or not in_scope(rule, story, tags) or not _met(needs, present, found):
+                continue
+            matches = self._plans[position].run(found)
+            if matches is not None:
+                hits.append(Hit(rule=rule, story=story, matches=matches))
+        return hits
+
+    def match_rules(self, story: Story) -> list[tuple[Match, ...] | None]:
+        """``engine.match_rule`` for every rule, in scope or not, aligned with ``rules``."""
+        found = self.hits(story)
+        candidates, present = self._candidates(found)
+        verdicts: list[tuple[Match, ...] | None] = [None] * len(self.rules)
+        for position in candidates:
+            needs = self._needs[position]
+            if needs is not None and _met(needs, present, found):
+                verdicts[position] = self._plans[position].run(found)
+        return verdicts
+
+    def cached_windows(self) -> int:
+        """Windows in the fuzzy cache now (for benchmarks and metrics)."""
+        return self._fuzzy.cached()
+
+
+def compile_rules(rules: Sequence[Rule], cache_size: int = CACHE_SIZE) -> CompiledRules:
+    """Compile ``rules`` once (about a second for 10,000); match many stories with the result.
+
+    The cyclic garbage collector is paused meanwhile: compiling allocates a few
+    hundred thousand small tuples and lists, none of them in a cycle, and the
+    collections they would set off (each walking every object of the process)
+    took more than half the compile time.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return CompiledRules(rules, cache_size)
+    finally:
+        if paused:
+            gc.enable()

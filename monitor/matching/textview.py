@@ -1,0 +1,217 @@
+"""A story's fields read once for the compiled engine: folded words now, offsets on demand.
+
+The words, their order and their offsets are exactly those of
+``document.prepare`` (the tests compare them on arbitrary text), but a typical
+story is read several times faster. Most news text has only ASCII letters and
+digits inside its words (curly quotes and dashes are not word characters), and
+for such text one byte-level ``translate`` folds and splits every word at once;
+offsets, needed only to quote a match, are found on first use. Words with
+other letters are folded one by one by ``normalize.fold``; text with combining
+marks is split by ``normalize.tokenize`` and markup goes through
+``normalize.plain_text``, so there is one definition of a word.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left
+from itertools import accumulate
+
+import numpy as np
+
+from monitor.matching.document import FIELDS, Field
+from monitor.matching.evaluate import _fold_accents  # the case-sensitive folding itself
+from monitor.matching.normalize import Token, fold, plain_text, tokenize
+from monitor.models import Story
+
+_ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ASCII_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789" + _ASCII_LETTERS)
+# Every byte that is not a letter or digit becomes a space; the first table also folds case.
+_FOLD_TABLE = bytes(
+    (b + 32 if 65 <= b <= 90 else b) if b in _ASCII_WORD else 32 for b in range(256)
+)
+_KEEP_TABLE = bytes(b if b in _ASCII_WORD else 32 for b in range(256))
+# The same over UTF-8, leaving the bytes of non-ASCII characters alone.
+_FOLD_UTF8 = _FOLD_TABLE[:128] + bytes(range(128, 256))
+_KEEP_UTF8 = _KEEP_TABLE[:128] + bytes(range(128, 256))
+_ASCII_WORD_MASK = np.array([code in _ASCII_WORD for code in range(128)])
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Without combining marks in the text, normalize's word pattern reduces to this.
+_SIMPLE_WORD = re.compile(r"[^\W_]+")
+_INVISIBLES = ("\u00ad", "\u2060", "\ufeff")
+_inside_words: dict[str, bool] = {}
+
+
+def _can_be_in_a_word(char: str) -> bool:
+    """Whether ``char`` is a letter, digit or combining mark (memoised; few distinct chars)."""
+    known = _inside_words.get(char)
+    if known is None:
+        known = char.isalnum() or unicodedata.category(char)[0] == "M"
+        _inside_words[char] = known
+    return known
+
+
+def fast_plain_text(markup: str) -> str:
+    """``normalize.plain_text``, with a shortcut for text that has no markup or entities.
+
+    ``str.split`` and ``\\s`` agree on what whitespace is, so joining the split
+    words is the same as collapsing runs of whitespace and stripping the ends.
+    """
+    if "<" in markup or "&" in markup:
+        return plain_text(markup)
+    text = unicodedata.normalize("NFC", markup)
+    if any(char in text for char in _INVISIBLES):
+        return plain_text(markup)
+    return " ".join(text.split())
+
+
+class FieldView:
+    """One field of a story: its plain text and folded words; offsets computed on demand."""
+
+    __slots__ = (
+        "_distinct",
+        "_exact",
+        "_offsets",
+        "_raw",
+        "_spans",
+        "_wide",
+        "index",
+        "name",
+        "norms",
+        "text",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        text: str,
+        norms: list[str],
+        spans: list[tuple[int, int]] | None,
+        wide: bool,
+        raw: bytes = b"",
+    ) -> None:
+        self.index = index
+        self.name = name
+        self.text = text
+        self.norms = norms
+        self._spans = spans
+        #: Whether some word holds a non-ASCII character (so folding was done word by word).
+        self._wide = wide
+        #: The text as bytes, one byte per character when not ``wide`` (UTF-8 if it
+        #: is), with every non-ASCII character that is not a letter or digit a space
+        #: or "?"; empty when the words came from ``normalize.tokenize``.
+        self._raw = raw
+        self._exact: list[str] | None = None
+        self._offsets: dict[bool, list[int]] = {}
+        self._distinct: dict[bool, set[str]] = {}
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Where each word stands in ``text``."""
+        if self._spans is None:
+            if self._raw:
+                # Words are the runs of word characters: find where they begin and end.
+                if self._wide:  # every non-ASCII character left in ``_raw`` is a letter
+                    text = self._raw.decode("utf-8").encode("utf-32-le")
+                    codes = np.frombuffer(text, dtype=np.uint32)
+                    inside = (codes > 127) | _ASCII_WORD_MASK[np.minimum(codes, 127)]
+                else:
+                    inside = np.frombuffer(self._raw.translate(_FOLD_TABLE), dtype=np.uint8) != 32
+                edges = np.flatnonzero(np.diff(inside, prepend=False, append=False)).tolist()
+                self._spans = list(zip(edges[0::2], edges[1::2], strict=True))
+            else:
+                self._spans = [m.span() for m in _SIMPLE_WORD.finditer(self.text)]
+        return self._spans
+
+    def exact_words(self) -> list[str]:
+        """The words with accents folded but capitals kept, for case-sensitive names."""
+        if self._exact is None:
+            if not self._raw:
+                text = self.text
+                self._exact = [_fold_accents(text[s:e]) for s, e in self.spans()]
+            elif self._wide:
+                words = self._raw.translate(_KEEP_UTF8).decode("utf-8").split()
+                self._exact = [w if w.isascii() else _fold_accents(w) for w in words]
+            else:
+                self._exact = self._raw.translate(_KEEP_TABLE).decode("ascii").split()
+        return self._exact
+
+    def distinct(self, exact: bool = False) -> set[str]:
+        """The field's distinct words (folded, or with capitals kept)."""
+        found = self._distinct.get(exact)
+        if found is None:
+            found = self._distinct[exact] = set(self.exact_words() if exact else self.norms)
+        return found
+
+    def token_at(self, offset: int, exact: bool) -> int | None:
+        """The word starting at ``offset`` of the words joined by single spaces, after one."""
+        offsets = self._offsets.get(exact)
+        if offsets is None:
+            words = self.exact_words() if exact else self.norms
+            offsets = list(accumulate((len(w) + 1 for w in words[:-1]), initial=1))
+            self._offsets[exact] = offsets
+        index = bisect_left(offsets, offset)
+        return index if index < len(offsets) and offsets[index] == offset else None
+
+    def quote(self, first: int, last: int) -> tuple[str, int, int]:
+        """The story's own text spanning words ``first`` to ``last`` (inclusive)."""
+        spans = self.spans()
+        start, end = spans[first][0], spans[last][1]
+        return self.text[start:end], start, end
+
+    def as_field(self) -> Field:
+        """The same field as ``document.prepare`` builds it (for the simple evaluator)."""
+        tokens = tuple(
+            Token(norm, start, end)
+            for norm, (start, end) in zip(self.norms, self.spans(), strict=True)
+        )
+        return Field(self.name, self.text, tokens, tuple(self.norms))
+
+
+def read_field(index: int, name: str, markup: str) -> FieldView:
+    text = fast_plain_text(markup)
+    if text.isascii():
+        raw = text.encode("ascii")
+        norms = raw.translate(_FOLD_TABLE).decode("ascii").split()
+        return FieldView(index, name, text, norms, None, False, raw)
+    others = set(_NON_ASCII.findall(text))
+    inside = [char for char in others if _can_be_in_a_word(char)]
+    if not inside:
+        # Non-ASCII characters here are all punctuation or symbols: one "?" each keeps
+        # every offset, and "?" is not a word character either.
+        raw = text.encode("ascii", "replace")
+        norms = raw.translate(_FOLD_TABLE).decode("ascii").split()
+        return FieldView(index, name, text, norms, None, False, raw)
+    if any(unicodedata.category(char)[0] == "M" for char in inside):
+        tokens = tokenize(text)
+        norms = [t.norm for t in tokens]
+        return FieldView(index, name, text, norms, [(t.start, t.end) for t in tokens], True)
+    # Accented or non-Latin letters but no combining marks: blank the non-ASCII
+    # punctuation, fold ASCII bytes at once, and fold word by word only the
+    # words that hold a non-ASCII letter.
+    spaced = text
+    for char in others:
+        if char not in inside:
+            spaced = spaced.replace(char, " ")
+    raw = spaced.encode("utf-8")
+    words = raw.translate(_FOLD_UTF8).decode("utf-8").split()
+    norms = [w if w.isascii() else fold(w) for w in words]
+    return FieldView(index, name, text, norms, None, True, raw)
+
+
+def term_words(term: str, case_sensitive: bool = False) -> tuple[str, ...]:
+    """``normalize.term_words`` (or, case-sensitive, ``evaluate._case_words``), faster."""
+    if term.isascii() and "<" not in term and "&" not in term:
+        table = _KEEP_TABLE if case_sensitive else _FOLD_TABLE
+        return tuple(term.encode("ascii").translate(table).decode("ascii").split())
+    view = read_field(0, "", term)
+    return tuple(view.exact_words() if case_sensitive else view.norms)
+
+
+def read_story(story: Story) -> tuple[FieldView, ...]:
+    """Every field of ``story``, in ``document.FIELDS`` order."""
+    return tuple(read_field(i, name, getattr(story, name)) for i, name in enumerate(FIELDS))
+
+
+__all__ = ["FieldView", "fast_plain_text", "read_field", "read_story", "term_words"]
