@@ -618,6 +618,7 @@ def match_command(
     Exits 0 whether or not anything matched, 1 on unreadable input or rules.
     """
     from monitor.explain import Style, explain_story, plain_style, render_text, to_dict
+    from monitor.matching.compiled import compile_rules
     from monitor.sources.adhoc import read_input
 
     try:
@@ -632,7 +633,8 @@ def match_command(
         )
     except MonitorError as error:
         _fail(error)
-    explained = [explain_story(rules, story, found.source_tags) for story in found.stories]
+    matcher = compile_rules(rules)
+    explained = [explain_story(matcher, story, found.source_tags) for story in found.stories]
     if fmt == "json":
         click.echo(json.dumps([to_dict(e) for e in explained], ensure_ascii=False, indent=2))
     else:

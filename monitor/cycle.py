@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -16,8 +15,7 @@ import httpx
 from monitor.config import Settings, SourceConfig
 from monitor.dedupe import content_hash, signature
 from monitor.log import event
-from monitor.matching.engine import match_story
-from monitor.models import Rule
+from monitor.matching.compiled import CompiledRules
 from monitor.notify.ops import send_ops
 from monitor.notify.outbox import build_notifiers, routes_for
 from monitor.sources import FetchResult, fetch_source
@@ -43,7 +41,7 @@ class PollReport:
 async def poll_source(
     source: SourceConfig,
     settings: Settings,
-    rules: Sequence[Rule],
+    matcher: CompiledRules,
     store: Store,
     client: httpx.AsyncClient,
 ) -> PollReport:
@@ -69,7 +67,7 @@ async def poll_source(
         return PollReport(source.name, ok=False, error=result.error)
     if result.warning:
         event("feed_warning", logging.WARNING, source=source.name, reason=result.warning)
-    routes = {rule.id: routes_for(rule, settings) for rule in rules}
+    routes = {rule.id: routes_for(rule, settings) for rule in matcher.rules}
     new_stories = new_hits = 0
     fresh = []
     # Feeds list newest first; store oldest first so ids follow publication.
@@ -90,7 +88,7 @@ async def poll_source(
     for story, known, digest in fresh:
         # Published long before first seen (re-surfaced or backdated): stored, not alerted.
         backdated = is_backdated(story, source.max_age)
-        hits = [] if backdated else match_story(rules, story, source.tags)
+        hits = [] if backdated else matcher.match_story(story, source.tags)
         sig = signature(story.body or story.summary)
         if known:
             hit_ids = store.update(known, story, digest, hits, routes, sig)
@@ -147,7 +145,7 @@ async def _health(
 
 
 async def poll_all(
-    settings: Settings, rules: Sequence[Rule], store: Store, client: httpx.AsyncClient
+    settings: Settings, matcher: CompiledRules, store: Store, client: httpx.AsyncClient
 ) -> list[PollReport]:
     """Poll every source concurrently (bounded); one failure never stops the others."""
     # The client bounds requests in flight (settings.http.concurrency); this bounds
@@ -156,6 +154,6 @@ async def poll_all(
 
     async def one(source: SourceConfig) -> PollReport:
         async with gate:
-            return await poll_source(source, settings, rules, store, client)
+            return await poll_source(source, settings, matcher, store, client)
 
     return list(await asyncio.gather(*(one(source) for source in settings.sources)))

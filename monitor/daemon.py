@@ -45,6 +45,7 @@ from monitor.errors import MonitorError, RuleError
 from monitor.health import check
 from monitor.lockfile import DaemonLock
 from monitor.log import event, redact, set_level, subscribe
+from monitor.matching.compiled import compile_rules
 from monitor.metrics import Metrics
 from monitor.models import Rule
 from monitor.notify import Notifier
@@ -124,6 +125,8 @@ class Daemon:
         redact(secrets_of(settings))
         self.settings = settings
         self.rules = tuple(rules)
+        #: The rules compiled for matching; replaced whole (one reference) on reload.
+        self.matcher = compile_rules(self.rules)
         self.notifiers: dict[str, Notifier] = build_notifiers(settings)
         #: Sends the outbox; kept for the daemon's life (per-channel pacing, parked lanes).
         self.courier = Courier(self.notifiers)
@@ -146,7 +149,7 @@ class Daemon:
             store = Store.open(self.settings.database)
             try:
                 async with build_client(self.settings.user_agent) as client:
-                    polls = await poll_all(self.settings, self.rules, store, client)
+                    polls = await poll_all(self.settings, self.matcher, store, client)
                 # One cycle is one attempt at every retry: a cron job's interval is its backoff.
                 delivery = await self.deliver(store, ignore_backoff=True)
                 return CycleReport(polls, delivery)
@@ -330,7 +333,7 @@ class _Service:
         started = time.monotonic()
         try:
             report = await poll_source(
-                source, daemon.settings, daemon.rules, self.store, self.client
+                source, daemon.settings, daemon.matcher, self.store, self.client
             )
             heartbeat.beat(self.conn, cycle=True)
         except Exception as exc:  # a bug or a database error: log it, keep the schedule
@@ -440,6 +443,7 @@ class _Service:
         except RuleError as error:
             self._rules_failed(error)
             return
+        daemon.matcher = compile_rules(rules)
         daemon.rules = rules
         heartbeat.record_loaded(self.conn, len(settings.sources), len(rules))
         daemon.metrics.loaded(len(settings.sources), len(rules))
@@ -498,6 +502,7 @@ class _Service:
                 "restart the daemon to switch databases",
             )
             return
+        daemon.matcher = compile_rules(rules)
         daemon.settings, daemon.rules = settings, rules
         if (settings.slack, settings.email) != (old.slack, old.email):
             daemon.notifiers = build_notifiers(settings)

@@ -1,6 +1,6 @@
 """Why a rule matched a story or did not: every clause's result and every matched text.
 
-The verdict always comes from the engine itself (``match_rule``), so an
+The verdict always comes from the compiled engine the daemon uses, so an
 explanation can never disagree with what the daemon would do; the clause
 breakdown beside it re-evaluates each group and each node of the ``match:``
 tree without short-circuiting, so an analyst sees every part, including the
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from monitor.matching.compiled import CompiledRules, compile_rules
 from monitor.matching.document import Document, prepare
-from monitor.matching.engine import in_scope, match_rule
+from monitor.matching.engine import in_scope
 from monitor.matching.evaluate import evaluate, keyword_matches, restrict
 from monitor.models import (
     And,
@@ -154,17 +155,35 @@ def _duration(delta: timedelta) -> str:
 
 
 def explain_story(
-    rules: Iterable[Rule], story: Story, source_tags: Iterable[str] = ()
+    rules: Iterable[Rule] | CompiledRules, story: Story, source_tags: Iterable[str] = ()
 ) -> StoryExplanation:
-    """Explain every rule on ``story``: in scope or not, every rule is evaluated."""
+    """Explain every rule on ``story``: in scope or not, every rule is evaluated.
+
+    The verdicts come from the compiled engine the daemon uses; pass a
+    ``CompiledRules`` when explaining many stories, to compile once.
+    """
+    matcher = rules if isinstance(rules, CompiledRules) else compile_rules(tuple(rules))
     doc = prepare(story)
     tags = tuple(source_tags)
-    return StoryExplanation(story, doc, tuple(explain_rule(r, doc, story, tags) for r in rules))
+    verdicts = matcher.match_rules(story)
+    return StoryExplanation(
+        story,
+        doc,
+        tuple(
+            explain_rule(rule, doc, story, tags, verdict)
+            for rule, verdict in zip(matcher.rules, verdicts, strict=True)
+        ),
+    )
 
 
 def explain_rule(
-    rule: Rule, doc: Document, story: Story, source_tags: Iterable[str] = ()
+    rule: Rule,
+    doc: Document,
+    story: Story,
+    source_tags: Iterable[str],
+    found: tuple[Match, ...] | None,
 ) -> RuleExplanation:
+    """One rule's clauses on ``doc``; ``found`` is the engine's verdict (None: no match)."""
     reasons = scope_reasons(rule, story, source_tags)
     scoped = restrict(doc, rule.fields)
     clauses: list[Clause] = []
@@ -185,7 +204,6 @@ def explain_rule(
         )
     if rule.match is not None:
         clauses.append(_node(rule.match, scoped))
-    found = match_rule(rule, doc)
     matches = found if found is not None else _evidence(clauses)
     return RuleExplanation(
         rule=rule,

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.matching.engine import match_story
+from monitor.matching.compiled import CompiledRules, compile_rules
 from monitor.models import Hit, Rule
 from monitor.store import Store
 from monitor.timeutil import isoformat
@@ -72,8 +72,10 @@ class Replay:
     stories: int = 0
     stored: int = 0
     counts: dict[str, RuleCount] = field(init=False)
+    matcher: CompiledRules = field(init=False)
 
     def __post_init__(self) -> None:
+        self.matcher = compile_rules(self.rules)
         self.counts = {rule.id: RuleCount() for rule in self.rules}
 
     def hits(self) -> Iterator[ReplayHit]:
@@ -85,7 +87,8 @@ class Replay:
             found: list[ReplayHit] = []
             for story_id, cluster_id, story in batch:
                 self.stories += 1
-                for hit in match_story(self.rules, story, self.source_tags.get(story.source, ())):
+                tags = self.source_tags.get(story.source, ())
+                for hit in self.matcher.match_story(story, tags):
                     key = (cluster_id, hit.rule.id)
                     if key in reported:
                         continue

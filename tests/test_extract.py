@@ -197,6 +197,7 @@ def test_page_source_turns_links_into_stories_with_full_text(feed_server: FeedSe
 def test_full_text_feed_through_the_cycle(feed_server: FeedServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from monitor.config import Settings
     from monitor.cycle import poll_source
+    from monitor.matching.compiled import compile_rules
     from monitor.models import Rule
     from monitor.store import Store
 
@@ -211,7 +212,8 @@ def test_full_text_feed_through_the_cycle(feed_server: FeedServer, tmp_path) -> 
 
     async def go() -> int:
         async with build_client("monitor-tests/1.0") as client:
-            return (await poll_source(source, settings, rules, store, client)).new_hits
+            matcher = compile_rules(rules)
+            return (await poll_source(source, settings, matcher, store, client)).new_hits
 
     try:
         assert asyncio.run(go()) == 1  # matched in the article, not in the teaser
