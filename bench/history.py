@@ -15,6 +15,9 @@ replace the "Hit history" section of docs/performance.md.
 
     .venv/bin/python -m bench history                    # the full run (about 6 minutes)
     .venv/bin/python -m bench history --stories=100000   # a quick look; docs untouched
+    .venv/bin/python -m bench history --writes --database=/tmp/history.db
+        # only the write cycles, on a copy of a database generated once (and kept) at
+        # that path; docs untouched
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import platform
 import random
 import re
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -387,16 +391,33 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench history")
     parser.add_argument("--stories", type=int, default=STORIES)
     parser.add_argument("--keep", action="store_true", help="Keep the generated database.")
+    parser.add_argument(
+        "--writes", action="store_true", help="Time only the write cycles; docs untouched."
+    )
+    parser.add_argument(
+        "--database",
+        type=Path,
+        help="Generate the database once at this path and run on a copy of it afterwards "
+        "(for repeated quick runs; docs untouched).",
+    )
     options = parser.parse_args(argv)
     now = datetime.now(UTC).replace(microsecond=0)
     folder = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
     path = folder / "bench.db"
-    config = folder / "monitor.toml"
-    config.write_text(f'database = "{path}"\n', encoding="utf-8")
-    print(f"generating {options.stories:,} stories into {path}", file=sys.stderr)
-    hits, generated_in = generate(path, options.stories, now)
+    if options.database:
+        now, hits, generated_in = cached(options.database, options.stories, now)
+        shutil.copyfile(options.database, path)
+    else:
+        print(f"generating {options.stories:,} stories into {path}", file=sys.stderr)
+        hits, generated_in = generate(path, options.stories, now)
     size = sum(p.stat().st_size for p in folder.glob("bench.db*"))
     print(f"generated {hits:,} hits in {generated_in:.0f} s ({size / 1e9:.1f} GB)", file=sys.stderr)
+    if options.writes:
+        cycles(path, now)
+        _remove(folder)
+        return
+    config = folder / "monitor.toml"
+    config.write_text(f'database = "{path}"\n', encoding="utf-8")
     facts = dataset_facts(path, now)
 
     queries = [
@@ -427,8 +448,8 @@ def main(argv: list[str]) -> None:
             file=sys.stderr,
         )
     rows += cycles(path, now)
-    if options.stories != STORIES:
-        print("not the full size: docs/performance.md left as it is", file=sys.stderr)
+    if options.stories != STORIES or options.database:
+        print("not a full run: docs/performance.md left as it is", file=sys.stderr)
     else:
         write_section(
             SECTION_TEMPLATE.format(
@@ -447,9 +468,35 @@ def main(argv: list[str]) -> None:
     if options.keep:
         print(f"kept {folder}", file=sys.stderr)
     else:
-        for file in folder.iterdir():
-            file.unlink()
-        folder.rmdir()
+        _remove(folder)
+
+
+def _remove(folder: Path) -> None:
+    for file in folder.iterdir():
+        file.unlink()
+    folder.rmdir()
+
+
+def cached(path: Path, stories: int, now: datetime) -> tuple[datetime, int, float]:
+    """A generated database kept at ``path`` (generated now if missing): (its now, hits, s).
+
+    Its "now" is stored with it, so the 72-hour clustering window and the
+    "last 24 hours" of the queries mean what they meant when it was made.
+    """
+    if not path.exists():
+        print(f"generating {stories:,} stories into {path}", file=sys.stderr)
+        partial = path.with_name(path.name + ".partial")
+        hits, seconds = generate(partial, stories, now)
+        conn = sqlite3.connect(partial, isolation_level=None)
+        conn.execute("CREATE TABLE bench_generated (now TEXT, hits INTEGER, seconds REAL)")
+        conn.execute("INSERT INTO bench_generated VALUES (?, ?, ?)", [isoformat(now), hits, seconds])
+        conn.execute("PRAGMA journal_mode = DELETE")  # one file, to copy as it is
+        conn.close()
+        partial.rename(path)
+    conn = sqlite3.connect(path)
+    made, hits, seconds = conn.execute("SELECT * FROM bench_generated").fetchone()
+    conn.close()
+    return datetime.fromisoformat(made), hits, seconds
 
 
 def dataset_facts(path: Path, now: datetime) -> dict[str, object]:
