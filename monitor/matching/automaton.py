@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, compress
 from typing import Any, NamedTuple
 
 import ahocorasick
@@ -72,6 +72,12 @@ class ExactTerm(NamedTuple):
     prefix: bool  # the last word may be followed by more letters (a trailing ``*``)
 
 
+#: (term id, anchor's position in the term, the term's words unless it is that one
+#: word, whether its last word is a stem, where a second word stands from the
+#: anchor, and that word)
+_Entry = tuple[int, int, list[str] | None, bool, int, str]
+
+
 class _Mode:
     """The terms compared with one spelling of the story's words (folded, or case kept).
 
@@ -104,6 +110,12 @@ class _Mode:
             entry = (term_id, offset, list(words), prefix, probe - offset, whole[probe])
             anchors.setdefault(whole[offset], []).append(entry)
         self.anchors = {word: tuple(ids) for word, ids in anchors.items()}
+        #: anchor word -> the second word of its one term, for anchors of one term.
+        self.single = {word: ids[0][5] for word, ids in anchors.items() if len(ids) == 1}
+        #: The other anchors (of several terms).
+        self.multi = frozenset(word for word, ids in anchors.items() if len(ids) > 1)
+        #: The anchors, lower-cased: an ASCII story word equal to one, lower-cased, is among these.
+        self.lowered = frozenset(word.lower() for word in self.anchors)
         self.stems: Any = None
         if stems:
             self.stems = ahocorasick.Automaton()
@@ -130,9 +142,14 @@ class ExactIndex:
         for field in fields:
             if not field.norms:
                 continue
+            distinct = field.distinct(False)
             self._scan(self._folded, field, field.norms, False, found)
-            if self._any_cased:
-                self._scan(self._cased, field, field.exact_words(), True, found)
+            if not self._any_cased:
+                continue
+            cased = self._cased
+            if field.ascii_words() and cased.stems is None and cased.lowered.isdisjoint(distinct):
+                continue  # no word of the field is an anchor with its capitals changed
+            self._scan(cased, field, field.exact_words(), True, found)
         return found
 
     def _scan(
@@ -143,31 +160,43 @@ class ExactIndex:
         anchors = mode.anchors
         # The big table is consulted once per distinct word (a set operation in C),
         # and a term stays in play only if its second word is in the story too.
-        distinct = set(words)
-        live = {}
-        for word in anchors.keys() & distinct:
-            entries = [entry for entry in anchors[word] if entry[5] in distinct]
-            if entries:
-                live[word] = entries
-        if not live:
-            positions: list[tuple[int, str]] = []
-        else:
-            positions = [(i, word) for i, word in enumerate(words) if word in live]
-        for position, word in positions:
-            for term_id, offset, wanted, prefix, probe, probe_word in live[word]:
-                if wanted is None:  # one whole word: the anchor itself
-                    found.setdefault(term_id, []).append((index, position, position))
-                    continue
-                first = position - offset
-                last = first + len(wanted) - 1
-                if first < 0 or last >= count or words[position + probe] != probe_word:
-                    continue
-                if prefix:
-                    if words[first:last] != wanted[:-1] or not words[last].startswith(wanted[-1]):
+        distinct = field.distinct(exact)
+        # Most anchor words in a story stand there for no term (news words and names
+        # share syllables). An anchor of one term is kept if that term's second word
+        # is in the story too, checked in C (``compress``); one of several terms, if
+        # some of theirs is.
+        present = list(anchors.keys() & distinct)
+        live: dict[str, Sequence[_Entry]] = {
+            word: anchors[word]
+            for word in compress(present, map(distinct.__contains__, map(mode.single.get, present)))
+        }
+        if present:
+            for word in mode.multi.intersection(present):
+                kept = [entry for entry in anchors[word] if entry[5] in distinct]
+                if kept:
+                    live[word] = kept
+        # Each live word's positions by ``list.index`` (a scan in C); a term has one
+        # anchor, so its occurrences still come in story order.
+        for word, entries in live.items():
+            position = -1
+            for _ in range(words.count(word)):
+                position = words.index(word, position + 1)
+                for term_id, offset, wanted, prefix, probe, probe_word in entries:
+                    if wanted is None:  # one whole word: the anchor itself
+                        found.setdefault(term_id, []).append((index, position, position))
                         continue
-                elif words[first : last + 1] != wanted:
-                    continue
-                found.setdefault(term_id, []).append((index, first, last))
+                    first = position - offset
+                    last = first + len(wanted) - 1
+                    if first < 0 or last >= count or words[position + probe] != probe_word:
+                        continue
+                    if prefix:
+                        if words[first:last] != wanted[:-1] or not words[last].startswith(
+                            wanted[-1]
+                        ):
+                            continue
+                    elif words[first : last + 1] != wanted:
+                        continue
+                    found.setdefault(term_id, []).append((index, first, last))
         if mode.stems is not None:
             joined = " " + " ".join(words) + " "
             for end, (length, ids) in mode.stems.iter(joined):

@@ -245,6 +245,9 @@ class _Need:
     known: frozenset[int]
     lazy: tuple[int, ...]
     count: int
+    #: When every lazy key is a folded exact term: the words one of which must be in
+    #: the story for any of them to be found (their first words); else None.
+    words: frozenset[str] | None = None
 
 
 def _met(needs: list[_Need], present: set[int], story: StoryHits) -> bool:
@@ -252,6 +255,10 @@ def _met(needs: list[_Need], present: set[int], story: StoryHits) -> bool:
         if need.count == 1 and not present.isdisjoint(need.known):
             continue
         found = len(present.intersection(need.known))
+        if found >= need.count:
+            continue
+        if need.words is not None and story.vocabulary().isdisjoint(need.words):
+            return False  # none of the lazy terms can be found
         for key in need.lazy:
             if found >= need.count:
                 break
@@ -310,21 +317,30 @@ class CompiledRules:
         self._fuzzy = FuzzyIndex([(k, fuzzy[k]) for k in sorted(shared) if k < 0], cache_size)
         self._lazy_exact = {key: term for key, term in exact.items() if key not in shared}
         self._lazy = {key: term for key, term in fuzzy.items() if key not in shared}
-        self._needs = [None if needs is None else self._split(needs, shared) for needs in chosen]
+        self._needs = [
+            None if needs is None else self._split(needs, shared, exact) for needs in chosen
+        ]
         self.stats = CompileStats(
             len(self.rules), len(compiler.exact), len(compiler.fuzzy), len(self._always)
         )
 
     @staticmethod
-    def _split(needs: list[Requirement], shared: set[int]) -> list[_Need]:
-        split = [
-            _Need(
-                frozenset(k for k in keys if k in shared),
-                tuple(k for k in keys if k not in shared),
-                count,
-            )
-            for keys, count in needs
-        ]
+    def _split(
+        needs: list[Requirement], shared: set[int], exact: dict[int, ExactTerm]
+    ) -> list[_Need]:
+        split = []
+        for keys, count in needs:
+            lazy = tuple(k for k in keys if k not in shared)
+            terms = [exact.get(k) for k in lazy]
+            words = None
+            if lazy and all(
+                term is not None
+                and not term.case_sensitive
+                and not (term.prefix and len(term.words) == 1)
+                for term in terms
+            ):
+                words = frozenset(term.words[0] for term in terms if term is not None)
+            split.append(_Need(frozenset(k for k in keys if k in shared), lazy, count, words))
         return sorted(split, key=lambda need: len(need.lazy) > 0)  # cheap checks first
 
     def hits(self, story: Story) -> StoryHits:

@@ -44,13 +44,35 @@ class StoryHits:
     lazy_exact: Mapping[int, ExactTerm] = dataclass_field(default_factory=dict)
     _scored: dict[int, list[tuple[int, float] | None]] = dataclass_field(default_factory=dict)
     _windows: dict[int, list[list[str]]] = dataclass_field(default_factory=dict)
+    _vocabulary: dict[bool, set[str]] = dataclass_field(default_factory=dict)
 
     def _found(self, term: int) -> list[tuple[int, int, int]]:
         found = self.occurrences.get(term)
-        if found is None:
-            lazy = self.lazy_exact.get(term)
-            found = self.occurrences[term] = find_one(lazy, self.fields) if lazy else _NONE
+        if found is not None:
+            return found
+        lazy = self.lazy_exact.get(term)
+        found = _NONE
+        if lazy is not None:
+            # Looked for only when its first word (and its last, unless a stem) is in the
+            # story: find_one finds nothing otherwise.
+            words, case_sensitive, prefix = lazy
+            vocabulary = self._vocabulary.get(case_sensitive)
+            if vocabulary is None:
+                vocabulary = self.vocabulary(case_sensitive)
+            if (prefix and len(words) == 1) or (
+                words[0] in vocabulary and (prefix or words[-1] in vocabulary)
+            ):
+                found = find_one(lazy, self.fields)
+        self.occurrences[term] = found
         return found
+
+    def vocabulary(self, exact: bool = False) -> set[str]:
+        """The distinct words of all fields (folded, or with capitals kept)."""
+        words = self._vocabulary.get(exact)
+        if words is None:
+            words = set().union(*(field.distinct(exact) for field in self.fields))
+            self._vocabulary[exact] = words
+        return words
 
     def spans(self, term: int | None, fields: Fields) -> list[tuple[int, int, int]]:
         """Occurrences of ``term`` in ``fields`` (``find_all``), in story order."""

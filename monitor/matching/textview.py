@@ -60,9 +60,17 @@ def fast_plain_text(markup: str) -> str:
     """
     if "<" in markup or "&" in markup:
         return plain_text(markup)
-    text = unicodedata.normalize("NFC", markup)
-    if any(char in text for char in _INVISIBLES):
-        return plain_text(markup)
+    if markup.isascii():
+        text = markup  # already NFC, and no invisible character is ASCII
+    else:
+        text = unicodedata.normalize("NFC", markup)
+        if any(char in text for char in _INVISIBLES):
+            return plain_text(markup)
+    # Printable text has no whitespace but " " (every other whitespace character is
+    # a control, separator or format character), so with no run of two spaces and
+    # none at either end it is already on one line of single spaces.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return " ".join(text.split())
 
 
@@ -71,6 +79,7 @@ class FieldView:
 
     __slots__ = (
         "_distinct",
+        "_edges",
         "_exact",
         "_offsets",
         "_raw",
@@ -104,24 +113,38 @@ class FieldView:
         #: or "?"; empty when the words came from ``normalize.tokenize``.
         self._raw = raw
         self._exact: list[str] | None = None
+        self._edges: list[int] | None = None
         self._offsets: dict[bool, list[int]] = {}
         self._distinct: dict[bool, set[str]] = {}
+
+    def edges(self) -> list[int]:
+        """Where words begin and end in ``text``: word i is ``text[e[2 * i] : e[2 * i + 1]]``."""
+        if self._edges is None:
+            if self._spans is not None:
+                self._edges = [offset for span in self._spans for offset in span]
+            elif self._raw:
+                # Words are the runs of word characters: find where they begin and end.
+                # A space (not a word) on either side, so that edge i is where
+                # character i begins or ends a word.
+                if self._wide:  # every non-ASCII character left in ``_raw`` is a letter
+                    text = (" " + self._raw.decode("utf-8") + " ").encode("utf-32-le")
+                    codes = np.frombuffer(text, dtype=np.uint32)
+                    inside = (codes > 127) | _ASCII_WORD_MASK[np.minimum(codes, 127)]
+                else:
+                    padded = b" " + self._raw.translate(_FOLD_TABLE) + b" "
+                    inside = np.frombuffer(padded, dtype=np.uint8) != 32
+                self._edges = np.flatnonzero(inside[1:] != inside[:-1]).tolist()
+            else:
+                self._edges = [
+                    offset for m in _SIMPLE_WORD.finditer(self.text) for offset in m.span()
+                ]
+        return self._edges
 
     def spans(self) -> list[tuple[int, int]]:
         """Where each word stands in ``text``."""
         if self._spans is None:
-            if self._raw:
-                # Words are the runs of word characters: find where they begin and end.
-                if self._wide:  # every non-ASCII character left in ``_raw`` is a letter
-                    text = self._raw.decode("utf-8").encode("utf-32-le")
-                    codes = np.frombuffer(text, dtype=np.uint32)
-                    inside = (codes > 127) | _ASCII_WORD_MASK[np.minimum(codes, 127)]
-                else:
-                    inside = np.frombuffer(self._raw.translate(_FOLD_TABLE), dtype=np.uint8) != 32
-                edges = np.flatnonzero(np.diff(inside, prepend=False, append=False)).tolist()
-                self._spans = list(zip(edges[0::2], edges[1::2], strict=True))
-            else:
-                self._spans = [m.span() for m in _SIMPLE_WORD.finditer(self.text)]
+            edges = self.edges()
+            self._spans = list(zip(edges[0::2], edges[1::2], strict=True))
         return self._spans
 
     def exact_words(self) -> list[str]:
@@ -136,6 +159,10 @@ class FieldView:
             else:
                 self._exact = self._raw.translate(_KEEP_TABLE).decode("ascii").split()
         return self._exact
+
+    def ascii_words(self) -> bool:
+        """Whether the words are all ASCII: then ``norms`` are ``exact_words`` lower-cased."""
+        return bool(self._raw) and not self._wide
 
     def distinct(self, exact: bool = False) -> set[str]:
         """The field's distinct words (folded, or with capitals kept)."""
@@ -156,8 +183,8 @@ class FieldView:
 
     def quote(self, first: int, last: int) -> tuple[str, int, int]:
         """The story's own text spanning words ``first`` to ``last`` (inclusive)."""
-        spans = self.spans()
-        start, end = spans[first][0], spans[last][1]
+        edges = self.edges()
+        start, end = edges[2 * first], edges[2 * last + 1]
         return self.text[start:end], start, end
 
     def as_field(self) -> Field:
@@ -195,9 +222,34 @@ def read_field(index: int, name: str, markup: str) -> FieldView:
         if char not in inside:
             spaced = spaced.replace(char, " ")
     raw = spaced.encode("utf-8")
-    words = raw.translate(_FOLD_UTF8).decode("utf-8").split()
-    norms = [w if w.isascii() else fold(w) for w in words]
+    lowered = raw.translate(_FOLD_UTF8).decode("utf-8")
+    folded = _fold_letters(lowered, inside)
+    if folded is not None:
+        norms = folded.split()
+    else:
+        norms = [w if w.isascii() else fold(w) for w in lowered.split()]
     return FieldView(index, name, text, norms, None, True, raw)
+
+
+def _fold_letters(text: str, letters: list[str]) -> str | None:
+    """``text`` with each letter folded, when that folds each word as ``fold`` does; else None.
+
+    ``fold`` works character by character (case folding has no context, and the
+    marks it strips are the only characters canonical ordering moves), so a
+    word's folding is its letters' foldings; splitting afterwards gives the same
+    words unless a letter folds to nothing or to something with a space in it.
+    Each letter is replaced in turn, which is one pass unless a letter folds
+    into another that is replaced: then None too.
+    """
+    pairs = [(char, fold(char)) for char in letters]
+    pairs = [(char, folded) for char, folded in pairs if folded != char]
+    replaced = {char for char, _ in pairs}
+    for _, folded in pairs:
+        if folded.split() != [folded] or not replaced.isdisjoint(folded):
+            return None
+    for char, folded in pairs:
+        text = text.replace(char, folded)
+    return text
 
 
 def term_words(term: str, case_sensitive: bool = False) -> tuple[str, ...]:
