@@ -18,6 +18,7 @@ from servers import FeedServer
 from monitor.cli import cli
 from monitor.config import HttpConfig, Settings, SourceConfig
 from monitor.cycle import PollReport, poll_source
+from monitor.matching.compiled import compile_rules
 from monitor.log import subscribe
 from monitor.sources.http import backoff_delay, build_client
 from monitor.store import Store
@@ -44,7 +45,7 @@ def poll(db: Path, source: SourceConfig) -> PollReport:
         store = Store.open(db)  # a new "process" each time: state must come from the file
         try:
             async with build_client("monitor-tests/1.0", settings.http) as client:
-                return await poll_source(source, settings, [], store, client)
+                return await poll_source(source, settings, compile_rules([]), store, client)
         finally:
             store.close()
 
