@@ -18,8 +18,8 @@ from servers import FeedServer
 from monitor.cli import cli
 from monitor.config import HttpConfig, Settings, SourceConfig
 from monitor.cycle import PollReport, poll_source
-from monitor.matching.compiled import compile_rules
 from monitor.log import subscribe
+from monitor.matching.compiled import compile_rules
 from monitor.sources.http import backoff_delay, build_client
 from monitor.store import Store
 
