@@ -16,6 +16,7 @@ from monitor.config import Settings, SourceConfig
 from monitor.dedupe import content_hash, signature
 from monitor.log import event
 from monitor.matching.compiled import CompiledRules
+from monitor.models import Hit, Story
 from monitor.notify.ops import send_ops
 from monitor.notify.outbox import build_notifiers, routes_for
 from monitor.sources import FetchResult, fetch_source
@@ -23,10 +24,14 @@ from monitor.sources.base import is_backdated
 from monitor.sources.fulltext import add_full_text
 from monitor.sources.http import configure
 from monitor.store import Store
+from monitor.store.clusters import Known
 from monitor.timeutil import isoformat, utcnow
 
 #: How many sources one process fetches at once.
 FETCH_CONCURRENCY = 20
+
+#: A story to store: (story, the stored one it updates, content hash, backdated, hits, signature).
+Matched = tuple[Story, Known | None, str, bool, list[Hit], bytes | None]
 
 
 @dataclass(frozen=True)
@@ -85,31 +90,16 @@ async def poll_source(
         fresh = [
             (text, known, digest) for text, (_, known, digest) in zip(texts, fresh, strict=True)
         ]
+    matched: list[Matched] = []
     for story, known, digest in fresh:
         # Published long before first seen (re-surfaced or backdated): stored, not alerted.
         backdated = is_backdated(story, source.max_age)
         hits = [] if backdated else matcher.match_story(story, source.tags)
-        sig = signature(story.body or story.summary)
-        if known:
-            hit_ids = store.update(known, story, digest, hits, routes, sig)
-            event("story_updated", source=source.name, story=story.url or story.guid)
-        else:
-            cluster_id = store.find_cluster(story, sig)
-            hit_ids = store.save(
-                story,
-                hits,
-                routes,
-                cluster_id=cluster_id,
-                signature=sig,
-                content_hash=digest,
-                backdated=backdated,
-            )
-            new_stories += 1
-        new_hits += len(hit_ids)
-        if hits and len(hit_ids) < len(hits):
-            event("cluster_already_alerted", source=source.name, story=story.url or story.guid)
-        for hit in hits:
-            event("hit", rule=hit.rule.id, source=source.name, story=story.url or story.guid)
+        matched.append(
+            (story, known, digest, backdated, hits, signature(story.body or story.summary))
+        )
+    if matched:
+        new_stories, new_hits = _store_stories(store, source.name, matched, routes)
     store.record_fetch(result, source.url, new_stories)
     await _health(store, source, settings, result)
     event(
@@ -121,6 +111,41 @@ async def poll_source(
         hits=new_hits,
     )
     return PollReport(source.name, ok=True, new_stories=new_stories, new_hits=new_hits)
+
+
+def _store_stories(
+    store: Store, source: str, matched: list[Matched], routes: dict[str, list[tuple[str, str]]]
+) -> tuple[int, int]:
+    """Store a poll's matched stories; returns (new stories, new hits).
+
+    One transaction for the poll, with the stories matched beforehand so the
+    write lock is held for the rows alone: a commit costs more than a story.
+    Each story is a savepoint in it, so a duplicate skips only itself.
+    """
+    new_stories = new_hits = 0
+    with store.batch():
+        for story, known, digest, backdated, hits, sig in matched:
+            if known:
+                hit_ids = store.update(known, story, digest, hits, routes, sig)
+                event("story_updated", source=source, story=story.url or story.guid)
+            else:
+                cluster_id = store.find_cluster(story, sig)
+                hit_ids = store.save(
+                    story,
+                    hits,
+                    routes,
+                    cluster_id=cluster_id,
+                    signature=sig,
+                    content_hash=digest,
+                    backdated=backdated,
+                )
+                new_stories += 1
+            new_hits += len(hit_ids)
+            if hits and len(hit_ids) < len(hits):
+                event("cluster_already_alerted", source=source, story=story.url or story.guid)
+            for hit in hits:
+                event("hit", rule=hit.rule.id, source=source, story=story.url or story.guid)
+    return new_stories, new_hits
 
 
 async def _health(

@@ -7,19 +7,27 @@ FeedServer and a real SQLite file.
 from __future__ import annotations
 
 import asyncio
+import random
+import sqlite3
+import struct
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from feedtext import Item, rss
 from servers import FeedServer
 
 from monitor import dedupe
 from monitor.config import HttpConfig, Settings, SourceConfig
 from monitor.cycle import PollReport, poll_source
-from monitor.models import Rule
+from monitor.matching.compiled import compile_rules
+from monitor.models import Rule, Story
 from monitor.sources.http import build_client
-from monitor.store import Store
+from monitor.store import Store, clusters
+from monitor.store.schema import MIGRATIONS
+from monitor.timeutil import isoformat
 
 QUAKE = (
     "The earthquake struck off the northern coast of Japan on Tuesday morning, triggering a "
@@ -66,7 +74,7 @@ def poll(store: Store, tmp_path: Path, source: SourceConfig, rules: list[Rule]) 
 
     async def go() -> PollReport:
         async with build_client("monitor-tests/1.0", settings.http) as client:
-            return await poll_source(source, settings, rules, store, client)
+            return await poll_source(source, settings, compile_rules(rules), store, client)
 
     return asyncio.run(go())
 
@@ -167,6 +175,150 @@ def test_syndicated_copies_share_a_cluster_and_alert_once(
     detail = store.hit(quake_hit["id"])
     assert detail is not None
     assert [o["source"] for o in detail["outlets"]] == ["paper"]
+
+
+def wire_story(source: str, url: str, title: str, text: str) -> Story:
+    return Story(
+        source=source,
+        url=url,
+        guid=url,
+        title=title,
+        summary=text,
+        body="",
+        published_at=NOW,
+        fetched_at=NOW,
+    )
+
+
+def store_new(store: Store, story: Story) -> int:
+    """Store ``story`` as the cycle does (its cluster looked up first); returns its cluster."""
+    sig = dedupe.signature(story.summary)
+    store.save(story, [], {}, cluster_id=store.find_cluster(story, sig), signature=sig)
+    return int(
+        store.conn.execute(
+            "SELECT cluster_id FROM stories WHERE guid = ?", [story.guid]
+        ).fetchone()[0]
+    )
+
+
+def test_a_story_another_connection_stored_is_found(store: Store, tmp_path: Path) -> None:
+    other = wire_story("other", "https://other.example/pm", "PM visits", QUAKE_OTHER)
+    store_new(store, other)  # this connection's band index is built now
+    writer = Store.open(tmp_path / "monitor.db")
+    try:
+        wire = store_new(writer, wire_story("wire", "https://wire.example/q", "Quake", QUAKE))
+    finally:
+        writer.close()
+
+    copy = wire_story("paper", "https://paper.example/q", "Tsunami warning", QUAKE_TRIMMED)
+    assert store_new(store, copy) == wire
+
+
+def test_an_update_rolled_back_leaves_the_story_findable_by_its_old_text(store: Store) -> None:
+    first = wire_story("wire", "https://wire.example/q", "Quake", QUAKE)
+    wire = store_new(store, first)
+    known = store.known(first)
+    assert known is not None
+
+    with pytest.raises(RuntimeError), store.batch():
+        changed = replace(first, summary=QUAKE_OTHER)
+        store.update(known, changed, "changed", [], {}, dedupe.signature(QUAKE_OTHER))
+        raise RuntimeError("poll failed")
+
+    copy = wire_story("paper", "https://paper.example/q", "Tsunami warning", QUAKE_TRIMMED)
+    assert store_new(store, copy) == wire
+
+
+def test_an_updated_story_is_found_by_its_new_text_only(store: Store) -> None:
+    first = wire_story("wire", "https://wire.example/q", "Quake", QUAKE_OTHER)
+    wire = store_new(store, first)
+    known = store.known(first)
+    assert known is not None
+
+    store.update(known, replace(first, summary=QUAKE), "changed", [], {}, dedupe.signature(QUAKE))
+
+    copy = wire_story("paper", "https://paper.example/q", "Tsunami warning", QUAKE_TRIMMED)
+    assert store_new(store, copy) == wire
+    other = wire_story("other", "https://other.example/pm", "PM visits", QUAKE_OTHER)
+    assert store_new(store, other) != wire
+
+
+def test_a_story_clustered_before_the_upgrade_still_gathers_its_copies(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:7]:  # bands were rows of story_bands until migration 8
+        migration(sqlite_utils.Database(conn))
+    conn.execute("PRAGMA user_version = 7")
+    wire = wire_story("wire", "https://wire.example/q", "Quake", QUAKE)
+    sig = dedupe.signature(QUAKE)
+    conn.execute("INSERT INTO sources (name) VALUES ('wire')")
+    conn.execute(
+        "INSERT INTO clusters (id, title, first_seen_at) VALUES (7, 'Quake', ?)", [isoformat(NOW)]
+    )
+    conn.execute(
+        "INSERT INTO stories (id, cluster_id, source, url, canonical_url, guid, title, summary, "
+        "body, published_at, fetched_at) VALUES (1, 7, 'wire', ?, ?, ?, 'Quake', ?, '', ?, ?)",
+        [wire.url, wire.url, wire.guid, QUAKE, isoformat(NOW), isoformat(NOW)],
+    )
+    conn.execute("INSERT INTO story_minhash (story_id, signature) VALUES (1, ?)", [sig])
+    conn.executemany(
+        "INSERT INTO story_bands (band, story_id) VALUES (?, 1)",
+        [(key,) for key in dedupe.band_keys(sig or b"")],
+    )
+    conn.close()
+
+    store = Store.open(path)
+    try:
+        copy = wire_story("paper", "https://paper.example/q", "Tsunami warning", QUAKE_TRIMMED)
+        assert store_new(store, copy) == 7
+        tables = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master")}
+        assert "story_bands" not in tables and "stories_ai" not in tables
+    finally:
+        store.close()
+
+
+def test_band_lookups_rank_candidates_as_the_band_table_did(store: Store) -> None:
+    """The in-memory band index against the SQL it replaced, on crafted signatures."""
+    rng = random.Random(7)
+    query = [rng.getrandbits(32) for _ in range(dedupe.PERMUTATIONS)]
+
+    def sharing(bands: set[int]) -> bytes:
+        values = [
+            query[n] if n // dedupe.ROWS in bands else rng.getrandbits(32)
+            for n in range(dedupe.PERMUTATIONS)
+        ]
+        return struct.pack(f"<{dedupe.PERMUTATIONS}I", *values) + (50).to_bytes(4, "little")
+
+    conn = store.conn
+    conn.execute("CREATE TEMP TABLE band_rows (band INTEGER, story_id INTEGER)")
+    # 150 stories share 1-5 bands with the query (ties, more than a chunk and the limit),
+    # every tenth of them fetched before the window.
+    for n in range(150):
+        bands = set(rng.sample(range(dedupe.BANDS), rng.randint(1, 5)))
+        fetched = NOW - (timedelta(days=4) if n % 10 == 0 else timedelta(hours=1))
+        story = replace(
+            wire_story(f"s{n % 7}", f"https://s.example/{n}", "T", ""), fetched_at=fetched
+        )
+        sig = sharing(bands)
+        store.save(story, [], {}, signature=sig)
+        story_id = store.known(story).story_id  # type: ignore[union-attr]
+        conn.executemany(
+            "INSERT INTO band_rows VALUES (?, ?)", [(k, story_id) for k in dedupe.band_keys(sig)]
+        )
+    for bands in ({0}, set(range(dedupe.BANDS)), {3, 4, 5}, set()):
+        sig = sharing(bands)
+        keys = dedupe.band_keys(sig)
+        expected = conn.execute(
+            f"""
+            SELECT s.id FROM band_rows b JOIN stories s ON s.id = b.story_id
+            JOIN story_minhash m ON m.story_id = s.id
+            WHERE b.band IN ({", ".join("?" * len(keys))}) AND s.fetched_at >= ?
+            GROUP BY s.id ORDER BY count(*) DESC, s.id LIMIT 20
+            """,
+            [*keys, isoformat(NOW - clusters.WINDOW)],
+        ).fetchall()
+        found = clusters.band_index().candidates(conn, sig, NOW, clusters.MAX_CANDIDATES)
+        assert [row[0] for row in found] == [row[0] for row in expected], bands
 
 
 def test_copies_too_far_apart_in_time_are_separate_stories(

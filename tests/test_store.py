@@ -211,6 +211,55 @@ def test_a_batch_is_one_transaction_and_a_duplicate_skips_only_itself(store: Sto
     assert store.conn.execute("SELECT count(*) FROM stories").fetchone()[0] == 2
 
 
+def search(store: Store, text: str) -> list[str]:
+    return [
+        row[0]
+        for row in store.conn.execute(
+            "SELECT s.guid FROM stories_fts f JOIN stories s ON s.id = f.rowid "
+            "WHERE stories_fts MATCH ? ORDER BY s.id",
+            [text],
+        )
+    ]
+
+
+def test_a_batch_is_searchable_once_it_ends_and_a_failed_save_leaves_no_entry(
+    store: Store,
+) -> None:
+    broken = {"syria": [("slack", "#desk"), ("slack", "#desk")]}
+    with store.batch():
+        store.save(story(1, title="Assad meets envoy"), [], {})
+        assert store.save(story(1, title="Assad meets envoy"), [], {}) == []
+        failing = story(2, title="Assad again")
+        with pytest.raises(sqlite3.IntegrityError):
+            store.save(failing, [hit(SYRIA, failing)], broken)
+        store.save(story(3, title="Assad in Moscow"), [], {})
+
+    assert search(store, "Assad") == ["urn:test:1", "urn:test:3"]
+    store.conn.execute("INSERT INTO stories_fts (stories_fts) VALUES ('integrity-check')")
+
+
+def test_a_story_updated_in_the_batch_that_stored_it_is_indexed_once(store: Store) -> None:
+    first = story(1, title="Assad meets envoy")
+    with store.batch():
+        store.save(first, [], {})
+        known = store.known(first)
+        assert known is not None
+        store.update(known, replace(first, title="Putin meets envoy"), "changed", [], {})
+
+    assert search(store, "Assad") == [] and search(store, "Putin") == ["urn:test:1"]
+    store.conn.execute("INSERT INTO stories_fts (stories_fts) VALUES ('integrity-check')")
+
+
+def test_a_rolled_back_batch_leaves_nothing_to_index(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.batch():
+        store.save(story(1, title="Assad meets envoy"), [], {})
+        raise RuntimeError("poll failed")
+    store.save(story(2, title="Assad again"), [], {})
+
+    assert search(store, "Assad") == ["urn:test:2"]
+    store.conn.execute("INSERT INTO stories_fts (stories_fts) VALUES ('integrity-check')")
+
+
 def test_hits_carry_the_rule_severity_and_filter_on_it(store: Store) -> None:
     a, b = story(1, title="Assad meets envoy"), story(2, title="Assad again")
     store.save(a, [hit(SYRIA, a)], ROUTES)

@@ -1,26 +1,37 @@
 """Story identity in the database: known stories, updates, and syndication clusters.
 
-The signatures and band keys of monitor/dedupe.py live in ``story_minhash``
-and ``story_bands`` (migration 6); a new story looks up the stories of the
-last ``WINDOW`` that share a band with it and joins the cluster of the most
-similar one that ``dedupe.same_story`` accepts. Each story row keeps the
+The signatures of monitor/dedupe.py live in ``story_minhash`` (migration 6);
+a new story looks up the stories of the last ``WINDOW`` that share a band with
+it (store/bands.py, an index kept in memory) and joins the cluster of the
+most similar one that ``dedupe.same_story`` accepts. Each story row keeps the
 ``content_hash`` of what its feed said, so a changed story is noticed.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor import dedupe
 from monitor.models import Story
+from monitor.store.bands import BandIndex
 from monitor.timeutil import isoformat
 
 #: Copies of one story further apart than this are separate stories.
 WINDOW = timedelta(hours=72)
 #: At most this many stored stories are compared with a new one.
 MAX_CANDIDATES = 20
+
+# A story is looked up (``known``), then saved: its URL is worked out once, not
+# at each step. A small cache: a poll's stories.
+canonical_url = functools.lru_cache(maxsize=1024)(dedupe.canonical_url)
+
+
+def band_index() -> BandIndex:
+    """A new (empty) band index over this module's window, for one connection."""
+    return BandIndex(WINDOW)
 
 
 @dataclass(frozen=True)
@@ -33,7 +44,7 @@ class Known:
 
 
 def known(conn: sqlite3.Connection, story: Story) -> Known | None:
-    url = dedupe.canonical_url(story.url) if story.url else ""
+    url = canonical_url(story.url) if story.url else ""
     # Two indexed lookups, not one OR: the partial index on canonical_url is only
     # usable when the query repeats its condition, and the OR scanned every story.
     row = conn.execute(
@@ -46,25 +57,14 @@ def known(conn: sqlite3.Connection, story: Story) -> Known | None:
 
 
 def find_cluster(
-    conn: sqlite3.Connection, story: Story, sig: bytes | None, now: datetime
+    conn: sqlite3.Connection, index: BandIndex, story: Story, sig: bytes | None, now: datetime
 ) -> int | None:
     """The cluster of the stored story ``story`` is a copy of, or None for a new one."""
     if sig is None:
         return None
-    keys = dedupe.band_keys(sig)
     # The stories sharing the most bands first, and only a few: a flood of
     # near-identical texts (one site's boilerplate) must not make this quadratic.
-    rows = conn.execute(
-        f"""
-        SELECT s.id, s.cluster_id, s.source, s.title, m.signature
-        FROM story_bands b
-        JOIN stories s ON s.id = b.story_id
-        JOIN story_minhash m ON m.story_id = s.id
-        WHERE b.band IN ({", ".join("?" for _ in keys)}) AND s.fetched_at >= ?
-        GROUP BY s.id ORDER BY count(*) DESC, s.id LIMIT ?
-        """,
-        [*keys, isoformat(now - WINDOW), MAX_CANDIDATES],
-    ).fetchall()
+    rows = index.candidates(conn, sig, now, MAX_CANDIDATES)
     best: tuple[float, int] | None = None
     for _, cluster_id, source, title, other in rows:
         text = dedupe.containment(sig, other)
@@ -76,18 +76,32 @@ def find_cluster(
     return best[1] if best else None
 
 
-def add_signature(conn: sqlite3.Connection, story_id: int, sig: bytes | None) -> None:
-    """Index a stored story's signature (inside the caller's transaction)."""
+def add_signature(
+    conn: sqlite3.Connection,
+    index: BandIndex,
+    story_id: int,
+    sig: bytes | None,
+    new: bool = False,
+) -> None:
+    """Store a story's signature (inside the caller's transaction) and index its bands.
+
+    ``new``: the story was inserted just now, so it has no signature to replace.
+    """
     if sig is None:
         return
+    old = None
+    if not new:
+        row = conn.execute(
+            "SELECT signature FROM story_minhash WHERE story_id = ?", [story_id]
+        ).fetchone()
+        old = row[0] if row else None
     conn.execute(
         "INSERT OR REPLACE INTO story_minhash (story_id, signature) VALUES (?, ?)", [story_id, sig]
     )
-    conn.execute("DELETE FROM story_bands WHERE story_id = ?", [story_id])
-    conn.executemany(
-        "INSERT INTO story_bands (band, story_id) VALUES (?, ?)",
-        [(key, story_id) for key in dedupe.band_keys(sig)],
-    )
+    if old is None:
+        index.add(story_id, sig)
+    else:
+        index.replace(story_id, old, sig)
 
 
 def update_story(

@@ -5,6 +5,13 @@ deliveries) is one transaction, so a crash leaves either all of it or none of
 it. The connection runs in autocommit mode and every write takes the lock up
 front (``tx.immediate``), which is what lets the daemon write while `monitor
 hits` and friends read, with no "database is locked" errors.
+
+New stories enter the full-text index at the end of their transaction (one
+statement for a whole ``batch``), not row by row from a trigger (migration 9):
+FTS5 writes its pending terms out as a new segment whenever a savepoint opens,
+and SQLite opens one for each story's ``save`` and for every statement that
+writes through a trigger, so the trigger made a segment, and soon a merge,
+for every story of a poll.
 """
 
 from __future__ import annotations
@@ -19,7 +26,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor.dedupe import canonical_url
 from monitor.errors import StoreError
 from monitor.models import Alert, Hit, Match, Story
 from monitor.store import clusters, queries, retention, sources, stats
@@ -49,10 +55,14 @@ class PendingDelivery:
     alert: Alert
 
 
+# json.dumps(..., ensure_ascii=False) builds an encoder at every call.
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def matches_to_json(matches: Iterable[Match]) -> str:
     # vars(), not dataclasses.asdict: asdict deep-copies every field, a third of
     # the Python time of storing a hit. The keys are the Match fields, in order.
-    return json.dumps([vars(m) for m in matches], ensure_ascii=False)
+    return _encode_json([vars(m) for m in matches])
 
 
 def matches_from_json(text: str | None) -> tuple[Match, ...]:
@@ -69,6 +79,11 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        # Stories stored in the open transaction and not yet in the full-text
+        # index, and how deep in our own writes we are (see ``_write``).
+        self._unindexed: list[int] = []
+        self._depth = 0
+        self._bands = clusters.band_index()
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -84,6 +99,9 @@ class Store:
             conn.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL is still crash-safe; it only skips an fsync per commit.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Savepoint journals (a batch's stories) in memory, not temporary files:
+            # they spill past 64 KiB, which one story's index pages exceed.
+            conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
@@ -111,9 +129,51 @@ class Store:
         A commit costs far more than a story's rows: storing one poll's new
         stories in one batch is what keeps a 20,000-story cycle within seconds.
         Keep awaits out of the block; the write lock is held until it ends.
+        Full-text search sees the batch's stories once it ends.
         """
-        with immediate(self.conn):
+        with self._write():
             yield
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One transaction of ours (a savepoint inside another).
+
+        The outermost one indexes its new stories for full-text search before
+        it commits. One that fails forgets what its rollback undoes: its
+        stories' place in the queue for the full-text index and, if it changed
+        the in-memory band index, that index (built again on next use).
+        """
+        outermost = self._depth == 0
+        mark, bands = len(self._unindexed), self._bands.version
+        self._depth += 1
+        try:
+            with immediate(self.conn):
+                yield
+                if outermost:
+                    self._index_new_stories()
+        except BaseException:
+            del self._unindexed[mark:]
+            if self._bands.version != bands:
+                self._bands.forget()
+            raise
+        finally:
+            self._depth -= 1
+
+    def _index_new_stories(self) -> None:
+        """Add the stories stored since the last call to the full-text index.
+
+        ``stories_fts`` has external content: the text is read from ``stories``.
+        """
+        ids = self._unindexed[:]
+        self._unindexed.clear()
+        for start in range(0, len(ids), 500):  # stay well under SQLite's variable limit
+            chunk = ids[start : start + 500]
+            self.conn.execute(
+                "INSERT INTO stories_fts (rowid, title, summary, body) "
+                "SELECT id, title, summary, body FROM stories "
+                f"WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
 
     # Sources -----------------------------------------------------------------
 
@@ -168,7 +228,7 @@ class Store:
 
     def is_known(self, story: Story) -> bool:
         """True when the story (by canonical URL or guid) is already stored."""
-        url = canonical_url(story.url) if story.url else ""
+        url = clusters.canonical_url(story.url) if story.url else ""
         # Two lookups, not one OR: the partial index on canonical_url is only
         # usable when the query repeats its condition (canonical_url != ''), and
         # an OR made SQLite scan every story.
@@ -185,7 +245,7 @@ class Store:
 
     def find_cluster(self, story: Story, signature: bytes | None) -> int | None:
         """The cluster a new story is a copy of (syndication), or None."""
-        return clusters.find_cluster(self.conn, story, signature, utcnow())
+        return clusters.find_cluster(self.conn, self._bands, story, signature, utcnow())
 
     def update(
         self,
@@ -198,9 +258,12 @@ class Store:
     ) -> list[int]:
         """Store an updated story's new text and the hits of rules that had not hit it yet."""
         now = utcnow()
-        with immediate(self.conn):
+        # The index's update trigger deletes the old text from the index: a story
+        # of this batch must be in it first. Outside our savepoint, which may roll back.
+        self._index_new_stories()
+        with self._write():
             clusters.update_story(self.conn, known.story_id, story, content_hash, now)
-            clusters.add_signature(self.conn, known.story_id, signature)
+            clusters.add_signature(self.conn, self._bands, known.story_id, signature)
             return self._save_hits(known.story_id, known.cluster_id, hits, routes, isoformat(now))
 
     def save(
@@ -223,10 +286,10 @@ class Store:
         that already has one for the rule is not stored again.
         """
         now = isoformat(utcnow())
-        url = canonical_url(story.url) if story.url else ""
+        url = clusters.canonical_url(story.url) if story.url else ""
         conn = self.conn
         try:
-            with immediate(conn):
+            with self._write():
                 conn.execute("INSERT OR IGNORE INTO sources (name) VALUES (?)", [story.source])
                 if cluster_id is None:
                     cluster_id = conn.execute(
@@ -260,8 +323,10 @@ class Store:
                     ).lastrowid
                 except sqlite3.IntegrityError as exc:
                     raise _AlreadyStored from exc
-                clusters.add_signature(conn, story_id or 0, signature)
-                return self._save_hits(story_id or 0, cluster_id or 0, hits, routes, now)
+                story_id = story_id or 0
+                self._unindexed.append(story_id)
+                clusters.add_signature(conn, self._bands, story_id, signature, new=True)
+                return self._save_hits(story_id, cluster_id or 0, hits, routes, now)
         except _AlreadyStored:
             # Stored meanwhile under the same URL or guid (another feed in the same cycle).
             return []
@@ -277,6 +342,7 @@ class Store:
         """The hits and deliveries of ``save``, inside its transaction."""
         conn = self.conn
         hit_ids = []
+        deliveries = []
         for hit in hits:
             cursor = conn.execute(
                 "INSERT INTO hits (rule, rule_title, story_id, cluster_id, severity, matches, "
@@ -297,10 +363,14 @@ class Store:
                 continue
             hit_id = int(cursor.lastrowid or 0)
             hit_ids.append(hit_id)
+            deliveries += [
+                (hit_id, ch, target, now, now) for ch, target in routes.get(hit.rule.id, [])
+            ]
+        if deliveries:
             conn.executemany(
                 "INSERT INTO deliveries (hit_id, channel, target, status, attempts, "
                 "created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)",
-                [(hit_id, ch, target, now, now) for ch, target in routes.get(hit.rule.id, [])],
+                deliveries,
             )
         return hit_ids
 
@@ -390,6 +460,7 @@ class Store:
         the bodies of the old stories that stay, and with ``keep_hits=False``
         deletes old hits and their deliveries first. ``dry_run`` only counts.
         """
+        self._index_new_stories()  # the delete trigger needs them indexed (inside a batch)
         try:
             return retention.prune(self.conn, retention_days, keep_hits, dry_run, now)
         except sqlite3.OperationalError as exc:

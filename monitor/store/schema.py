@@ -11,8 +11,9 @@ The tables, for readers with ``sqlite3``, sqlite-utils or Datasette::
                 backoff (next_attempt_at) and health (failing_since)
     clusters    copies of one story across outlets (syndication)
     stories     one row per story; stories_fts indexes title, summary and body
-    story_minhash, story_bands
-                each story's MinHash signature and band keys (syndication clusters)
+    story_minhash
+                each story's MinHash signature (syndication clusters; the band
+                keys are indexed in memory, see store/bands.py)
     hits        one per rule and cluster; ``matches`` is the explanation (JSON)
     deliveries  one per hit and (channel, target): pending, held (until due_at),
                 sending, sent, failed or skipped (see store/outbox.py)
@@ -373,6 +374,32 @@ def _m7_outbox_scheduling(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _m8_band_keys_in_memory(db: sqlite_utils.Database) -> None:
+    """``story_bands`` goes: the band keys are indexed in memory from ``story_minhash``.
+
+    Every one of a story's 21 random keys was an index entry on a random page,
+    so each story dirtied about fifteen pages that every commit wrote out, and
+    the table kept the keys of every story ever stored though a lookup only
+    wants the last 72 hours. store/bands.py builds the index from the
+    signatures instead (``story_minhash`` is unchanged).
+    """
+    db.execute("DROP TABLE story_bands")
+
+
+def _m9_full_text_index_filled_by_the_store(db: sqlite_utils.Database) -> None:
+    """New stories enter ``stories_fts`` from the store, a transaction's worth at once.
+
+    FTS5 writes out its pending terms as a new segment whenever a savepoint
+    opens, and SQLite opens one for each story of a batch and for every
+    statement that writes through a trigger: with the insert trigger, every
+    story made an index segment of its own (and soon a merge). The store now
+    indexes a transaction's new stories with one statement before it commits
+    (see store/db.py). The update and delete triggers stay: they keep
+    existing rows in step.
+    """
+    db.execute("DROP TRIGGER stories_ai")
+
+
 Migration = Callable[["sqlite_utils.Database"], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -383,6 +410,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _m5_heartbeat,
     _m6_story_identity_and_source_health,
     _m7_outbox_scheduling,
+    _m8_band_keys_in_memory,
+    _m9_full_text_index_filled_by_the_store,
 )
 
 
