@@ -34,7 +34,6 @@ import math
 import os
 import platform
 import random
-import re
 import resource
 import statistics
 import subprocess
@@ -46,6 +45,7 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from pathlib import Path
 
+from bench.docs import write_section as write_doc_section
 from monitor.matching.compiled import compile_rules
 from monitor.matching.engine import match_story
 from monitor.matching.evaluate import _case_words
@@ -581,14 +581,7 @@ with the anchors alone take ~0.03 and ~0.05 ms.
 
 def write_section(text: str) -> None:
     """Replace (or add) the "Matching engine" section of docs/performance.md."""
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text, old, count=1)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+    write_doc_section(SECTION, text, DOC)
 
 
 def main(argv: list[str]) -> None:
