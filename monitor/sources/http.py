@@ -261,9 +261,8 @@ async def _exchange(
             return await _stream(
                 client, source, url, headers, timeout, max_bytes, etag, last_modified, pool
             )
-    except TimeoutError:
-        raise SourceError(source, f"timed out after {timeout:g}s fetching {url}") from None
-    except httpx.TimeoutException:
+    except (TimeoutError, httpx.TimeoutException):
+        # The overall deadline (asyncio) and httpx's own connect/read timeouts read alike.
         raise SourceError(source, f"timed out after {timeout:g}s fetching {url}") from None
     except httpx.TooManyRedirects:
         raise SourceError(source, f"more than {MAX_REDIRECTS} redirects from {url}") from None
