@@ -10,9 +10,11 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -46,6 +48,14 @@ config_option = click.option(
 def _fail(error: MonitorError) -> NoReturn:
     click.echo(f"error: {error}", err=True)
     sys.exit(1)
+
+
+def _config(config_path: Path | None) -> Settings:
+    """The config (``--config``, else the default); exits 1 saying what is wrong."""
+    try:
+        return load_config(config_path or default_config_path())
+    except MonitorError as error:
+        _fail(error)
 
 
 def _load(config_path: Path | None) -> tuple[Settings, tuple[Rule, ...]]:
@@ -141,10 +151,7 @@ def check(config_path: Path | None) -> None:
     Prints one `path:line:col: message` line per problem and exits 1, or a
     one-line summary and exits 0.
     """
-    try:
-        settings = load_config(config_path or default_config_path())
-    except MonitorError as error:
-        _fail(error)
+    settings = _config(config_path)
     from monitor.rules import load_rule_set
     from monitor.rules.examples import run_examples
 
@@ -197,13 +204,18 @@ def status(config_path: Path | None, as_json: bool) -> None:
     sys.exit(verdict.state)
 
 
-def _open_store(config_path: Path | None) -> tuple[Settings, Store]:
-    """The config and the database it names; exits 1 saying what is wrong."""
+@contextmanager
+def _open_store(config_path: Path | None) -> Iterator[tuple[Settings, Store]]:
+    """The config and the database it names, closed after; exits 1 saying what is wrong."""
+    settings = _config(config_path)
     try:
-        settings = load_config(config_path or default_config_path())
-        return settings, Store.open(settings.database)
+        store = Store.open(settings.database)
     except MonitorError as error:
         _fail(error)
+    try:
+        yield settings, store
+    finally:
+        store.close()
 
 
 def _moment(value: str | None, option: str) -> datetime | None:
@@ -231,14 +243,33 @@ class _HitsGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+_HIT_FILTERS = (
+    click.option(
+        "--rule", "rule_ids", multiple=True, help="Only hits of this rule id (repeatable)."
+    ),
+    click.option(
+        "--source",
+        "sources",
+        multiple=True,
+        help="Only hits on stories from this source (repeatable).",
+    ),
+    click.option("--since", default=None, help="Only hits recorded since: 24h, 7d or 2026-11-01."),
+    click.option("--until", default=None, help="Only hits recorded before: 24h, 7d or 2026-11-01."),
+)
+
+
+def hit_filter_options(command: F) -> F:
+    """--rule, --source, --since and --until, alike for every command that lists hits."""
+    for option in reversed(_HIT_FILTERS):
+        command = option(command)
+    return command
+
+
 @cli.group(cls=_HitsGroup, invoke_without_command=True, subcommand_metavar="[show ID]")
 @config_option
-@click.option("--rule", "rule_ids", multiple=True, help="Only hits of this rule id (repeatable).")
-@click.option(
-    "--source", "sources", multiple=True, help="Only hits on stories from this source (repeatable)."
-)
-@click.option("--since", default=None, help="Only hits recorded since: 24h, 7d or 2026-11-01.")
-@click.option("--until", default=None, help="Only hits recorded before: 24h, 7d or 2026-11-01.")
+@hit_filter_options
 @click.option(
     "--published-since", default=None, help="Only stories published since: 24h, 7d or 2026-11-01."
 )
@@ -288,38 +319,38 @@ def hits(
         search=search,
         limit=limit,
     )
-    _settings, store = _open_store(config_path)
-    try:
-        rows = store.hits(query)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--search") from None
-    finally:
-        store.close()
+    with _open_store(config_path) as (_settings, store):
+        try:
+            rows = store.hits(query)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--search") from None
     columns = history.CSV_COLUMNS if fmt == "csv" else history.TABLE_COLUMNS
     emit(rows, fmt, columns, table_cells=history.hit_cells, link=("title", "url"))
+
+
+def text_or_json_option(for_people: str) -> Callable[[F], F]:
+    """--format text|json, for a command that shows one thing rather than listing rows."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=f"text for people ({for_people}), json for tools.",
+    )
 
 
 @hits.command("show")
 @click.argument("hit_id", metavar="ID", type=click.IntRange(min=1))
 @config_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people (matches marked), json for tools.",
-)
+@text_or_json_option("matches marked")
 @click.pass_context
 def hits_show(ctx: click.Context, hit_id: int, config_path: Path | None, fmt: str) -> None:
     """One hit in full: the story with its matches marked, every match with its
     field, the cluster's other outlets, every delivery with its status and error."""
     parent = ctx.parent.params.get("config_path") if ctx.parent else None
-    settings, store = _open_store(config_path or parent)
-    try:
+    with _open_store(config_path or parent) as (settings, store):
         hit = store.hit(hit_id)
-    finally:
-        store.close()
     if hit is None:
         _fail(
             MonitorError(
@@ -359,11 +390,8 @@ def stats(config_path: Path | None, since: str, fmt: str) -> None:
     """Hits per rule per day (with a sparkline), top sources, delivery success rate
     and the noisiest rules."""
     start = _stats_start(since)
-    _settings, store = _open_store(config_path)
-    try:
+    with _open_store(config_path) as (_settings, store):
         result = store.stats(start, max(start, utcnow().date()))
-    finally:
-        store.close()
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -372,12 +400,7 @@ def stats(config_path: Path | None, since: str, fmt: str) -> None:
 
 @cli.command()
 @config_option
-@click.option("--rule", "rule_ids", multiple=True, help="Only hits of this rule id (repeatable).")
-@click.option(
-    "--source", "sources", multiple=True, help="Only hits on stories from this source (repeatable)."
-)
-@click.option("--since", default=None, help="Only hits recorded since: 30d or 2026-11-01.")
-@click.option("--until", default=None, help="Only hits recorded before: 7d or 2026-11-01.")
+@hit_filter_options
 @output_option(default="csv", formats=("csv", "ndjson"))
 def export(
     config_path: Path | None,
@@ -400,20 +423,18 @@ def export(
         until=_moment(until, "--until"),
         limit=None,
     )
-    _settings, store = _open_store(config_path)
-    try:
-        rows = store.export(query)
-        if fmt == "csv":
-            emit(map(history.export_row, rows), fmt, history.EXPORT_CSV_COLUMNS)
-        else:
-            emit(rows, fmt, ())
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # `monitor export | head`: the reader has gone. Point stdout at devnull
-        # so the interpreter's final flush does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    finally:
-        store.close()
+    with _open_store(config_path) as (_settings, store):
+        try:
+            rows = store.export(query)
+            if fmt == "csv":
+                emit(map(history.export_row, rows), fmt, history.EXPORT_CSV_COLUMNS)
+            else:
+                emit(rows, fmt, ())
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `monitor export | head`: the reader has gone. Point stdout at devnull
+            # so the interpreter's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @cli.command()
@@ -426,13 +447,11 @@ def prune(config_path: Path | None, dry_run: bool) -> None:
     deleted unless a hit needs them; those that stay lose their body. Hits and
     their explanation are kept, unless the config says keep_hits = false.
     """
-    settings, store = _open_store(config_path)
-    try:
-        report = store.prune(settings.retention_days, settings.keep_hits, dry_run)
-    except MonitorError as error:
-        _fail(error)
-    finally:
-        store.close()
+    with _open_store(config_path) as (settings, store):
+        try:
+            report = store.prune(settings.retention_days, settings.keep_hits, dry_run)
+        except MonitorError as error:
+            _fail(error)
     click.echo(history.render_prune(report, settings.retention_days))
 
 
@@ -493,8 +512,7 @@ def outbox(
 
     if retry_ids and retry_all:
         raise click.UsageError("give either --retry ID or --all, not both")
-    _settings, store = _open_store(config_path)
-    try:
+    with _open_store(config_path) as (_settings, store):
         if retry_ids or retry_all:
             changed = box.retry(store.conn, None if retry_all else list(retry_ids), utcnow())
             for missing in sorted(set(retry_ids) - set(changed)):
@@ -506,8 +524,6 @@ def outbox(
                 sys.exit(1)
             return
         rows = box.listing(store.conn, wanted or box.LISTED, limit)
-    finally:
-        store.close()
     emit([_outbox_row(row) for row in rows], fmt, OUTBOX_COLUMNS)
 
 
@@ -573,6 +589,9 @@ def _rule_selection(
         raise click.BadParameter(str(exc), param_hint="--rule") from None
 
 
+rule_option = click.option(
+    "--rule", "rule_ids", multiple=True, help="Only this rule id (repeatable)."
+)
 rules_dir_option = click.option(
     "--rules",
     "rules_dir",
@@ -584,7 +603,7 @@ rules_dir_option = click.option(
 
 @cli.command("match")
 @config_option
-@click.option("--rule", "rule_ids", multiple=True, help="Only this rule id (repeatable).")
+@rule_option
 @rules_dir_option
 @click.option(
     "--source",
@@ -593,14 +612,7 @@ rules_dir_option = click.option(
     help="Take the story to come from this configured source (its name and tags), "
     "for rules scoped with `sources:`.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people (highlighted on a terminal), json for tools.",
-)
+@text_or_json_option("highlighted on a terminal")
 @click.argument("target", metavar="FILE|URL|-")
 def match_command(
     config_path: Path | None,
@@ -647,7 +659,7 @@ def match_command(
 @click.option(
     "--since", required=True, help="Replay the stories fetched since: 24h, 7d or 2026-11-01."
 )
-@click.option("--rule", "rule_ids", multiple=True, help="Only this rule id (repeatable).")
+@rule_option
 @rules_dir_option
 @click.option(
     "--store",
@@ -712,11 +724,8 @@ def sources(config_path: Path | None, fmt: str) -> None:
     """
     from monitor.sources import health as source_health
 
-    settings, store = _open_store(config_path)
-    try:
+    with _open_store(config_path) as (settings, store):
         rows = source_health.rows(settings.sources, store.source_rows(), utcnow())
-    finally:
-        store.close()
     emit(rows, fmt, source_health.COLUMNS, table_cells=source_health.table_cells)
 
 

@@ -22,7 +22,6 @@ from monitor.notify.outbox import build_notifiers, routes_for
 from monitor.sources import FetchResult, fetch_source
 from monitor.sources.base import is_backdated
 from monitor.sources.fulltext import add_full_text
-from monitor.sources.http import configure
 from monitor.store import Store
 from monitor.store.clusters import Known
 from monitor.timeutil import isoformat, utcnow
@@ -56,9 +55,9 @@ async def poll_source(
     feed text changed; then it is re-matched and only rules that have not hit
     its cluster yet fire. A copy of a stored story (syndication) joins that
     story's cluster, so rules that hit the cluster do not fire again.
-    Backdated stories are stored without matching.
+    Backdated stories are stored without matching. ``client`` comes with the
+    ``[http]`` settings applied by whoever built it (the daemon, on reload too).
     """
-    configure(client, settings.http)
     state = store.source_state(source.name)
     if state.not_before and utcnow() < state.not_before:
         reason = f"backing off after {state.failures} failures until {isoformat(state.not_before)}"
@@ -120,16 +119,25 @@ def _store_stories(
 
     One transaction for the poll, with the stories matched beforehand so the
     write lock is held for the rows alone: a commit costs more than a story.
-    Each story is a savepoint in it, so a duplicate skips only itself.
+    A duplicate (stored meanwhile by another feed) skips only itself; any
+    other error rolls the whole poll back (see ``Store.batch``).
     """
     new_stories = new_hits = 0
     with store.batch():
         for story, known, digest, backdated, hits, sig in matched:
+            where = story.url or story.guid
+            cluster_id = known.cluster_id if known else store.find_cluster(story, sig)
+            # A rule that already hit the cluster (an update, a syndicated copy) is not
+            # stored or alerted again; asked before the save, which would add this story's.
+            alerted = (
+                {rule for _, rule in store.hit_keys([cluster_id])}
+                if hits and cluster_id is not None
+                else set()
+            )
             if known:
                 hit_ids = store.update(known, story, digest, hits, routes, sig)
-                event("story_updated", source=source, story=story.url or story.guid)
+                event("story_updated", source=source, story=where)
             else:
-                cluster_id = store.find_cluster(story, sig)
                 hit_ids = store.save(
                     story,
                     hits,
@@ -141,10 +149,18 @@ def _store_stories(
                 )
                 new_stories += 1
             new_hits += len(hit_ids)
-            if hits and len(hit_ids) < len(hits):
-                event("cluster_already_alerted", source=source, story=story.url or story.guid)
             for hit in hits:
-                event("hit", rule=hit.rule.id, source=source, story=story.url or story.guid)
+                if hit.rule.id in alerted:
+                    event(
+                        "hit_suppressed",
+                        logging.DEBUG,
+                        rule=hit.rule.id,
+                        source=source,
+                        story=where,
+                        cluster=cluster_id,
+                    )
+                elif hit_ids:  # none when another feed stored the story first, this poll
+                    event("hit", rule=hit.rule.id, source=source, story=where)
     return new_stories, new_hits
 
 

@@ -17,6 +17,13 @@ Jobs (all coroutines, so none of them touches the database from another thread):
 Signals: SIGTERM and SIGINT stop it (no new runs; work in flight gets
 ``SHUTDOWN_GRACE_SECONDS``, then is cancelled); SIGHUP reloads the config and
 the rules, validated first, keeping the running ones when the new are bad.
+
+A reload (SIGHUP, or an edit of the rule folder) reads, validates and compiles
+on a worker thread: 10,000 rules take seconds (mostly parsing their YAML),
+which would otherwise stall every poll, delivery and watchdog ping. The loop
+then switches to the result in one step, so a poll in flight finishes with the
+rules it started with. Reloads take turns (``_reload_lock``), so the last one
+to start is the last one applied, and it read the newest files.
 """
 
 from __future__ import annotations
@@ -27,13 +34,12 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -45,16 +51,16 @@ from monitor.errors import MonitorError, RuleError
 from monitor.health import check
 from monitor.lockfile import DaemonLock
 from monitor.log import event, redact, set_level, subscribe
-from monitor.matching.compiled import compile_rules
+from monitor.matching.compiled import CompiledRules, compile_rules
 from monitor.metrics import Metrics
 from monitor.models import Rule
 from monitor.notify import Notifier
 from monitor.notify.ops import send_ops
 from monitor.notify.outbox import Courier, DeliveryReport, build_notifiers
 from monitor.rules import load_rules
-from monitor.rules.watch import RuleWatcher
+from monitor.rules.watch import RuleWatcher, Signature, signature
 from monitor.sdnotify import SystemdNotifier
-from monitor.sources.http import build_client
+from monitor.sources.http import HttpClient, build_client
 from monitor.store import Store, heartbeat
 from monitor.store.retention import PruneReport
 from monitor.timeutil import utcnow
@@ -124,9 +130,8 @@ class Daemon:
     ) -> None:
         redact(secrets_of(settings))
         self.settings = settings
-        self.rules = tuple(rules)
         #: The rules compiled for matching; replaced whole (one reference) on reload.
-        self.matcher = compile_rules(self.rules)
+        self.matcher = compile_rules(rules)
         self.notifiers: dict[str, Notifier] = build_notifiers(settings)
         #: Sends the outbox; kept for the daemon's life (per-channel pacing, parked lanes).
         self.courier = Courier(self.notifiers)
@@ -135,6 +140,11 @@ class Daemon:
         #: Given on the command line, the log level wins over the config's, reloads included.
         self.log_level = log_level
         self._deliver_lock = asyncio.Lock()
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The rules ``matcher`` was compiled from: switched with it, never apart."""
+        return self.matcher.rules
 
     async def deliver(self, store: Store, *, ignore_backoff: bool = False) -> DeliveryReport:
         """Send pending alerts; one delivery run at a time so nothing is sent twice."""
@@ -148,7 +158,7 @@ class Daemon:
         with DaemonLock(self.settings.database):
             store = Store.open(self.settings.database)
             try:
-                async with build_client(self.settings.user_agent) as client:
+                async with build_client(self.settings.user_agent, self.settings.http) as client:
                     polls = await poll_all(self.settings, self.matcher, store, client)
                 # One cycle is one attempt at every retry: a cron job's interval is its backoff.
                 delivery = await self.deliver(store, ignore_backoff=True)
@@ -162,7 +172,7 @@ class Daemon:
         with DaemonLock(self.settings.database):
             store = Store.open(self.settings.database)
             try:
-                async with build_client(self.settings.user_agent) as client:
+                async with build_client(self.settings.user_agent, self.settings.http) as client:
                     await _Service(self, store, client).run()
             finally:
                 store.close()
@@ -171,7 +181,7 @@ class Daemon:
 class _Service:
     """The live parts of one ``run_forever``: scheduler, jobs, signals, reload."""
 
-    def __init__(self, daemon: Daemon, store: Store, client: httpx.AsyncClient) -> None:
+    def __init__(self, daemon: Daemon, store: Store, client: HttpClient) -> None:
         self.daemon = daemon
         self.store = store
         self.conn = store.conn
@@ -184,6 +194,7 @@ class _Service:
         self._stopping = False
         self.watcher = RuleWatcher(daemon.settings.rules)
         self._rules_broken = False
+        self._reload_lock = asyncio.Lock()
 
     async def run(self) -> None:
         daemon, settings = self.daemon, self.daemon.settings
@@ -260,43 +271,14 @@ class _Service:
         last = heartbeat.last_fetches(self.conn)
         for source in self.daemon.settings.sources:
             self._add_source(source, last.get(source.name), now)
-        self.scheduler.add_job(
-            self.deliver,
-            IntervalTrigger(seconds=DELIVERY_INTERVAL.total_seconds(), timezone=UTC),
-            id="deliver",
-            name="deliver the outbox",
-            next_run_time=now,  # whatever was left pending by the last run
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self.watch_rules,
-            IntervalTrigger(seconds=RULE_WATCH_INTERVAL.total_seconds(), timezone=UTC),
-            id="watch-rules",
-            name="watch the rule folder",
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self.beat,
-            IntervalTrigger(seconds=HEARTBEAT_INTERVAL.total_seconds(), timezone=UTC),
-            id="heartbeat",
-            name="heartbeat",
-            max_instances=1,
-            coalesce=True,
-        )
+        # next_run_time=now: whatever was left pending by the last run.
+        self._every(DELIVERY_INTERVAL, self.deliver, "deliver", "deliver the outbox", now)
+        self._every(RULE_WATCH_INTERVAL, self.watch_rules, "watch-rules", "watch the rule folder")
+        self._every(HEARTBEAT_INTERVAL, self.beat, "heartbeat", "heartbeat")
         watchdog = self.daemon.systemd.watchdog_interval
         if watchdog:
             # A third of WatchdogSec: two pings may be late before systemd steps in.
-            self.scheduler.add_job(
-                self.watchdog,
-                IntervalTrigger(seconds=watchdog.total_seconds() / 3, timezone=UTC),
-                id="watchdog",
-                name="systemd watchdog",
-                next_run_time=now,
-                max_instances=1,
-                coalesce=True,
-            )
+            self._every(watchdog / 3, self.watchdog, "watchdog", "systemd watchdog", now)
         self.scheduler.add_job(
             self.maintain,
             CronTrigger(hour=3, minute=17, timezone=UTC),
@@ -305,6 +287,30 @@ class _Service:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=3600,
+        )
+
+    def _every(
+        self,
+        interval: timedelta,
+        job: Callable[[], Any],
+        job_id: str,
+        name: str,
+        first: datetime | None = None,
+    ) -> None:
+        """A housekeeping job: every ``interval``, one run at a time, missed runs coalesced.
+
+        ``first`` is when it first runs; without it, one interval from now.
+        """
+        # APScheduler adds a job paused when given next_run_time=None: leave it out instead.
+        when = {"next_run_time": first} if first else {}
+        self.scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=interval.total_seconds(), timezone=UTC),
+            id=job_id,
+            name=name,
+            max_instances=1,
+            coalesce=True,
+            **when,
         )
 
     def _add_source(
@@ -369,9 +375,7 @@ class _Service:
             self._deliver_again = True
             return
         self._delivering = True
-        task = asyncio.create_task(self._deliver_rounds(), name="deliver new hits")
-        self._tasks.add(task)  # a reference, or the task may be garbage-collected mid-run
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._deliver_rounds(), "deliver new hits")
 
     async def _deliver_rounds(self) -> None:
         """Deliver until no poll stored new hits meanwhile; the caller set ``_delivering``."""
@@ -429,28 +433,50 @@ class _Service:
 
     # Reload ------------------------------------------------------------------
 
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` as a task of its own, kept until done (or it may be collected mid-run)."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def watch_rules(self) -> None:
-        """Reload the rules once an edit of the rule folder has settled."""
+        """Start a reload once an edit of the rule folder has settled.
+
+        The reload is a task of its own rather than awaited here: this job runs
+        every second, and the scheduler warns about every run it has to skip.
+        """
         if self.watcher.poll(time.monotonic()):
-            self.reload_rules()
+            event("rules_changed", folder=self.watcher.folder)
+            self._spawn(self.reload_rules(), "reload the rule folder")
 
-    def reload_rules(self) -> None:
+    async def reload_rules(self) -> None:
         """Load the rule folder again; a broken edit keeps the last good rules running."""
-        daemon = self.daemon
-        settings = daemon.settings
-        try:
-            rules = load_rules(settings.rules, settings.channels)
-        except RuleError as error:
-            self._rules_failed(error)
-            return
-        daemon.matcher = compile_rules(rules)
-        daemon.rules = rules
-        heartbeat.record_loaded(self.conn, len(settings.sources), len(rules))
-        daemon.metrics.loaded(len(settings.sources), len(rules))
-        event("rules_reloaded", rules=len(rules), folder=settings.rules)
-        self._rules_fixed(len(rules))
+        async with self._reload_lock:
+            settings = self.daemon.settings
+            try:
+                matcher = await asyncio.to_thread(_compile_folder, settings)
+            except RuleError as error:
+                await self._rules_failed(error)
+                return
+            except Exception as exc:  # a bug in loading or compiling: the old rules stay
+                _reload_failed(_describe(exc), "report this as a bug; the old rules still run")
+                return
+            self.daemon.matcher = matcher
+            self._record_loaded(settings)
+            event("rules_reloaded", rules=len(matcher.rules), folder=settings.rules)
+            await self._rules_fixed()
 
-    def _rules_failed(self, error: RuleError) -> None:
+    def _record_loaded(self, settings: Settings) -> None:
+        """What runs now, for `monitor status` and the metrics."""
+        count = len(self.daemon.rules)
+        heartbeat.record_loaded(self.conn, len(settings.sources), count)
+        self.daemon.metrics.loaded(len(settings.sources), count)
+
+    async def _ops(self, text: str) -> None:
+        # On a thread: slack-sdk blocks, and a slow Slack must not stall the loop.
+        await asyncio.to_thread(send_ops, self.daemon.notifiers.values(), text)
+
+    async def _rules_failed(self, error: RuleError) -> None:
         for problem in error.problems:
             event("reload_problem", logging.ERROR, problem=str(problem))
         _reload_failed(f"{len(error.problems)} problem(s) in the rule files", error.hint)
@@ -458,42 +484,47 @@ class _Service:
             return  # one ops message per broken state, not one per save
         self._rules_broken = True
         first = error.problems[0] if error.problems else "unknown problem"
-        send_ops(
-            self.daemon.notifiers.values(),
+        await self._ops(
             f"monitor: rule reload failed ({len(error.problems)} problem(s), first: {first}); "
             f"still running the last good {len(self.daemon.rules)} rules. "
             "Run `monitor check` for the full list.",
         )
 
-    def _rules_fixed(self, count: int) -> None:
+    async def _rules_fixed(self) -> None:
         if not self._rules_broken:
             return
         self._rules_broken = False
-        send_ops(
-            self.daemon.notifiers.values(),
-            f"monitor: rule files are valid again; {count} rules loaded.",
+        await self._ops(
+            f"monitor: rule files are valid again; {len(self.daemon.rules)} rules loaded."
         )
 
     def reload(self) -> None:
         """SIGHUP: load and check the config and rules; switch only if all of it is good."""
+        self._spawn(self._reload_all(), "reload the config and rules")
+
+    async def _reload_all(self) -> None:
         daemon = self.daemon
         daemon.systemd.reloading()
         event("reloading", config=daemon.settings.path)
         try:
-            self._reload()
+            async with self._reload_lock:
+                await self._reload()
         finally:
-            daemon.systemd.ready(self._status())
+            if not self._stopping:
+                daemon.systemd.ready(self._status())
 
-    def _reload(self) -> None:
+    async def _reload(self) -> None:
         daemon, old = self.daemon, self.daemon.settings
         try:
-            settings = load_config(old.path)
-            rules = load_rules(settings.rules, settings.channels)
+            settings, matcher, seen = await asyncio.to_thread(_load_all, old.path)
         except RuleError as error:
-            self._rules_failed(error)
+            await self._rules_failed(error)
             return
         except MonitorError as error:
             _reload_failed(error.message, error.hint)
+            return
+        except Exception as exc:  # a bug in loading or compiling: the old ones stay
+            _reload_failed(_describe(exc), "report this as a bug; the old config still runs")
             return
         redact(secrets_of(settings))
         if settings.database.resolve() != old.database.resolve():
@@ -502,29 +533,30 @@ class _Service:
                 "restart the daemon to switch databases",
             )
             return
-        daemon.matcher = compile_rules(rules)
-        daemon.settings, daemon.rules = settings, rules
+        # From here to the end nothing is awaited: no poll sees half of the switch.
+        daemon.settings, daemon.matcher = settings, matcher
         if (settings.slack, settings.email) != (old.slack, old.email):
             daemon.notifiers = build_notifiers(settings)
             daemon.courier.notifiers = daemon.notifiers
         if settings.user_agent != old.user_agent:
             self.client.headers["User-Agent"] = settings.user_agent
+        if settings.http != old.http:
+            self.client.apply(settings.http)
         if settings.health != old.health:
             event("reload_note", logging.WARNING, note="[health] changes apply at the next restart")
         set_level(daemon.log_level or settings.log_level or "info")
-        self.watcher.reset(settings.rules)
-        self._rules_fixed(len(rules))
+        self.watcher.reset(settings.rules, seen)
         added, removed, changed = self._sync_sources(old.sources, settings.sources)
-        heartbeat.record_loaded(self.conn, len(settings.sources), len(rules))
-        daemon.metrics.loaded(len(settings.sources), len(rules))
+        self._record_loaded(settings)
         event(
             "reloaded",
             sources=len(settings.sources),
-            rules=len(rules),
+            rules=len(daemon.rules),
             added=_names(added),
             removed=_names(removed),
             changed=_names(changed),
         )
+        await self._rules_fixed()
 
     def _sync_sources(
         self, old: Sequence[SourceConfig], new: Sequence[SourceConfig]
@@ -542,6 +574,22 @@ class _Service:
         for name in added + changed:
             self._add_source(after[name], last.get(name), now)
         return added, removed, changed
+
+
+def _compile_folder(settings: Settings) -> CompiledRules:
+    """The rule folder, loaded and compiled (on a worker thread)."""
+    return compile_rules(load_rules(settings.rules, settings.channels))
+
+
+def _load_all(config: Path) -> tuple[Settings, CompiledRules, Signature]:
+    """The config and its compiled rules (on a worker thread), and how the folder looked.
+
+    The folder's look is taken before it is read, so an edit saved meanwhile
+    still counts as a change for the watcher.
+    """
+    settings = load_config(config)
+    seen = signature(settings.rules)
+    return settings, _compile_folder(settings), seen
 
 
 def _prune(database: Path, retention_days: int, keep_hits: bool) -> PruneReport:

@@ -1,11 +1,16 @@
-"""Shared fixtures: the real local servers the integration tests talk to (see servers.py)."""
+"""Shared fixtures: the real local servers the integration tests talk to (see servers.py),
+a temp SQLite store, and daemons run as subprocesses (see harness.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from harness import DaemonProcess, NotifySocket, alerting_config, wait_for
 from servers import FeedServer, SlackServer, SmtpServer
+
+from monitor.store import Store
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +40,46 @@ def slack_server() -> Iterator[SlackServer]:
 def smtp_server() -> Iterator[SmtpServer]:
     with SmtpServer() as server:
         yield server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A real SQLite store in a temp file, at the current schema."""
+    opened = Store.open(tmp_path / "monitor.db")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
+    """``start(config, *args, env=...)`` runs a daemon that is killed after the test."""
+    started: list[DaemonProcess] = []
+
+    def run(config: Path, *args: str, env: dict[str, str] | None = None) -> DaemonProcess:
+        daemon = DaemonProcess(config, *args, env=env)
+        started.append(daemon)
+        return daemon
+
+    yield run
+    for daemon in started:
+        daemon.close()
+
+
+@pytest.fixture
+def alerted(
+    tmp_path: Path,
+    start: Callable[..., DaemonProcess],
+    feed_server: FeedServer,
+    slack_server: SlackServer,
+) -> DaemonProcess:
+    """A daemon on ``harness.alerting_config`` that has sent its first alert, "Assad speaks"."""
+    daemon = start(alerting_config(tmp_path, feed_server, slack_server))
+    assert wait_for(lambda: len(slack_server.messages) == 1), daemon.log
+    return daemon
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
+    listener = NotifySocket(tmp_path / "notify.sock")
+    yield listener
+    listener.close()

@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +22,7 @@ from typing import Any
 
 import pytest
 from feedtext import Item, rss
+from harness import DaemonProcess, wait_for, write_config
 from servers import FeedServer, SlackServer, SmtpServer, _json_reply, _parse_body, _RecordingHandler
 
 from monitor.config import Settings, SlackConfig
@@ -113,47 +111,6 @@ def smtp() -> Iterator[tuple[SmtpServer, HoldingHandler]]:
         handler.release.set()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-class Daemon:
-    """`monitor run` as a subprocess, its stderr kept in a file."""
-
-    def __init__(self, config: Path, log: Path) -> None:
-        self.log_path = log
-        self._log = log.open("a")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--config", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log,
-            env={**os.environ, "TEST_SLACK_TOKEN": "xoxb-test-token", "NO_PROXY": "127.0.0.1"},
-        )
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def kill(self, signum: int = signal.SIGKILL) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        self.process.wait(timeout=10)
-        self._log.close()
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        daemon.kill()
-
-
 def deliveries(database: Path) -> list[tuple[str, str, int, str | None]]:
     with sqlite3.connect(database) as db:
         return db.execute(
@@ -166,40 +123,36 @@ def test_sigkill_between_send_and_bookkeeping_sends_nothing_twice(
     feed_server: FeedServer,
     slack: HistorySlack,
     smtp: tuple[SmtpServer, HoldingHandler],
-    daemons: list[Daemon],
+    start: Callable[..., DaemonProcess],
 ) -> None:
     smtp_server, mail = smtp
     feed_server.route("/feed", rss([Item("Assad speaks", "https://news.example.org/1")]))
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "assad.yaml").write_text("title: Assad watch\nphrases: [Assad]\n")
-    config = tmp_path / "monitor.toml"
-    config.write_text(
-        f'database = "monitor.db"\nrules = "rules"\n'
-        f'[[sources]]\nname = "feed"\nurl = "{feed_server.url("/feed")}"\ninterval = "1s"\n'
+    notify = (
         f'[notify.slack]\ntoken = "${{TEST_SLACK_TOKEN}}"\nchannel = "#desk"\n'
         f'base_url = "{slack.api_url}"\n'
         f'[notify.email]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n'
         'sender = "monitor@example.org"\nrecipients = ["desk@example.org"]\n'
     )
+    rule = "title: Assad watch\nphrases: [Assad]\n"
+    config = write_config(tmp_path, {"feed": feed_server.url("/feed")}, notify, rule=rule)
     slack.hold_next = mail.hold_next = True
-    first = Daemon(config, tmp_path / "first.log")
-    daemons.append(first)
+    env = {"TEST_SLACK_TOKEN": "xoxb-test-token"}
+    first = start(config, env=env)
 
     # Both servers have the alert; neither has answered. Kill now: no chance to record it.
-    assert wait_for(lambda: len(slack.messages) == 1 and len(smtp_server.messages) == 1)
-    first.kill()
+    assert wait_for(lambda: len(slack.messages) == 1 and len(smtp_server.messages) == 1, timeout=15)
+    first.stop(signal.SIGKILL)
     slack.release.set()
     mail.release.set()
     database = tmp_path / "monitor.db"
     assert [row[:2] for row in deliveries(database)] == [("email", "sending"), ("slack", "sending")]
 
-    second = Daemon(config, tmp_path / "second.log")
-    daemons.append(second)
-    assert wait_for(lambda: [r[1] for r in deliveries(database)] == ["sent", "sent"])
+    second = start(config, env=env)
+    assert wait_for(lambda: [r[1] for r in deliveries(database)] == ["sent", "sent"], timeout=15)
     time.sleep(1.5)  # a poll or two more: still nothing new
-    second.kill(signal.SIGTERM)
+    second.stop()
 
-    log = second.log()
+    log = second.log
     assert "event=outbox_recovered" in log and "in_doubt=2" in log
     # Slack: found in the channel's history by its attempt key, not posted again.
     assert len(slack.messages) == 1

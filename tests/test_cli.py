@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
+from harness import write_project
 
 from monitor.cli import cli
 
@@ -12,14 +13,9 @@ GOOD_RULE = "title: Assad\nentities: [{name: Bashar al-Assad, aliases: [Assad]}]
 
 
 def make_project(tmp_path: Path, rules: dict[str, str], extra: str = "") -> Path:
-    (tmp_path / "rules").mkdir()
-    for name, text in rules.items():
-        (tmp_path / "rules" / name).write_text(text)
-    config = tmp_path / "monitor.toml"
-    config.write_text(
-        f'rules = "rules"\n[[sources]]\nname = "world"\nurl = "file://feed.xml"\n{extra}'
+    return write_project(
+        tmp_path, rules, f'[[sources]]\nname = "world"\nurl = "file://feed.xml"\n{extra}'
     )
-    return config
 
 
 def test_check_summarises_a_valid_setup(tmp_path: Path) -> None:

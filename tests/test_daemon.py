@@ -8,9 +8,8 @@ database. Waits are bounded; a test takes a few seconds.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
-import os
 import signal
 import socket
 import sqlite3
@@ -18,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,156 +25,35 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from feedtext import Item, rss
+from harness import (
+    DaemonProcess,
+    NotifySocket,
+    alerting_config,
+    feed,
+    slack_table,
+    wait_for,
+    write_config,
+)
 from servers import FeedServer, SlackServer, SmtpServer
 
 from monitor.cli import cli
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.rules import load_rules
 from monitor.timeutil import isoformat, utcnow
 
-ASSAD_RULE = "title: Assad watch\nentities: [{name: Bashar al-Assad, aliases: [Assad]}]\n"
 PUTIN_RULE = "title: Assad watch\nentities: [Vladimir Putin, Putin]\n"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-class DaemonProcess:
-    """`monitor run` in a subprocess; its stderr is collected line by line as it comes."""
-
-    def __init__(self, config: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--config", str(config), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        self._lines: list[str] = []
-        self._lock = threading.Lock()
-        assert self.process.stderr is not None and self.process.stdout is not None
-        self._readers = [
-            threading.Thread(target=self._collect, args=(self.process.stderr,), daemon=True),
-            # stdout is drained (the console notifier writes there) so it never fills up.
-            threading.Thread(target=self.process.stdout.read, daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _collect(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            with self._lock:
-                self._lines.append(line.rstrip("\n"))
-
-    @property
-    def lines(self) -> list[str]:
-        with self._lock:
-            return list(self._lines)
-
-    @property
-    def log(self) -> str:
-        return "\n".join(self.lines)
-
-    def events(self, name: str) -> list[str]:
-        return [line for line in self.lines if f" event={name} " in line + " "]
-
-    def wait_for_event(self, name: str, count: int = 1, timeout: float = 10.0) -> bool:
-        return wait_for(lambda: len(self.events(name)) >= count, timeout)
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, signum: int = signal.SIGTERM, timeout: float = 10.0) -> tuple[int, float]:
-        """Send ``signum``; return the exit code and how long the exit took."""
-        started = time.monotonic()
-        self.process.send_signal(signum)
-        code = self.process.wait(timeout=timeout)
-        elapsed = time.monotonic() - started
-        self.close()
-        return code, elapsed
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
-        for reader in self._readers:
-            reader.join(timeout=5)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
-    """``start(config, *args, env=...)`` runs a daemon that is killed after the test."""
-    started: list[DaemonProcess] = []
-
-    def run(config: Path, *args: str, env: dict[str, str] | None = None) -> DaemonProcess:
-        daemon = DaemonProcess(config, *args, env=env)
-        started.append(daemon)
-        return daemon
-
-    yield run
-    for daemon in started:
-        daemon.close()
-
-
-def write_config(
-    tmp_path: Path,
-    sources: dict[str, str],
-    notify: str = "",
-    extra: str = "",
-    interval: str = "1s",
-    rule: str = ASSAD_RULE,
-) -> Path:
-    """A config with ``sources`` (name -> URL), the Assad rule, and ``notify`` tables."""
-    rules = tmp_path / "rules"
-    rules.mkdir(exist_ok=True)
-    (rules / "assad.yaml").write_text(rule)
-    tables = "".join(
-        f'[[sources]]\nname = "{name}"\nurl = "{url}"\ninterval = "{interval}"\ntimeout = "30s"\n\n'
-        for name, url in sources.items()
-    )
-    config = tmp_path / "monitor.toml"
-    config.write_text(f'database = "monitor.db"\nrules = "rules"\n{extra}\n{tables}{notify}')
-    return config
-
-
-def slack_table(slack: SlackServer) -> str:
-    return f'[notify.slack]\nwebhook_url = "{slack.webhook_url}"\n'
 
 
 @pytest.fixture
 def config(tmp_path: Path, feed_server: FeedServer, slack_server: SlackServer) -> Path:
-    feed_server.route("/feed", rss([Item("Assad speaks", "https://news.example.org/1")]))
-    return write_config(tmp_path, {"feed": feed_server.url("/feed")}, slack_table(slack_server))
+    return alerting_config(tmp_path, feed_server, slack_server)
 
 
 def test_new_item_alerts_within_one_interval(
-    config: Path,
-    start: Callable[..., DaemonProcess],
-    feed_server: FeedServer,
-    slack_server: SlackServer,
+    alerted: DaemonProcess, feed_server: FeedServer, slack_server: SlackServer
 ) -> None:
-    start(config)
-    assert wait_for(lambda: len(slack_server.messages) == 1)
-
-    feed_server.route(
-        "/feed",
-        rss(
-            [
-                Item("Assad travels to Moscow", "https://news.example.org/2"),
-                Item("Assad speaks", "https://news.example.org/1"),
-            ]
-        ),
-    )
+    feed_server.route("/feed", feed("Assad travels to Moscow", "Assad speaks"))
 
     # The interval is 1 s (plus up to 0.1 s of jitter); delivery follows the poll at once.
     assert wait_for(lambda: len(slack_server.messages) == 2, timeout=3)  # 1.1 s + slack for load
@@ -185,11 +63,8 @@ def test_new_item_alerts_within_one_interval(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_stops_the_daemon_cleanly(
-    config: Path, start: Callable[..., DaemonProcess], slack_server: SlackServer, signum: int
-) -> None:
-    daemon = start(config)
-    assert wait_for(lambda: len(slack_server.messages) == 1)
+def test_signal_stops_the_daemon_cleanly(alerted: DaemonProcess, signum: int) -> None:
+    daemon = alerted
 
     code, elapsed = daemon.stop(signum)
 
@@ -197,7 +72,7 @@ def test_signal_stops_the_daemon_cleanly(
     assert elapsed < 10
     assert daemon.events("started") and daemon.events("stopped")
     # The database was closed cleanly: SQLite folded the WAL back and removed it.
-    assert not (config.parent / "monitor.db-wal").exists()
+    assert not (daemon.config.parent / "monitor.db-wal").exists()
 
 
 def test_startup_line_names_config_database_sources_and_rules(
@@ -216,26 +91,14 @@ def test_startup_line_names_config_database_sources_and_rules(
 
 
 def test_sighup_applies_a_rule_edit_without_restart(
-    config: Path,
-    start: Callable[..., DaemonProcess],
-    feed_server: FeedServer,
-    slack_server: SlackServer,
+    alerted: DaemonProcess, feed_server: FeedServer, slack_server: SlackServer
 ) -> None:
-    daemon = start(config)
-    assert wait_for(lambda: len(slack_server.messages) == 1)
-    (config.parent / "rules" / "assad.yaml").write_text(PUTIN_RULE)
+    daemon = alerted
+    (daemon.config.parent / "rules" / "assad.yaml").write_text(PUTIN_RULE)
 
     daemon.process.send_signal(signal.SIGHUP)
     assert daemon.wait_for_event("reloaded")
-    feed_server.route(
-        "/feed",
-        rss(
-            [
-                Item("Putin visits Damascus", "https://news.example.org/3"),
-                Item("Assad thanks allies", "https://news.example.org/2"),
-            ]
-        ),
-    )
+    feed_server.route("/feed", feed("Putin visits Damascus", "Assad thanks allies"))
 
     assert wait_for(lambda: len(slack_server.messages) == 2, timeout=3)
     time.sleep(1.2)
@@ -246,13 +109,9 @@ def test_sighup_applies_a_rule_edit_without_restart(
 
 
 def test_sighup_with_a_broken_config_or_rule_keeps_the_old_ones_running(
-    config: Path,
-    start: Callable[..., DaemonProcess],
-    feed_server: FeedServer,
-    slack_server: SlackServer,
+    alerted: DaemonProcess, feed_server: FeedServer, slack_server: SlackServer
 ) -> None:
-    daemon = start(config)
-    assert wait_for(lambda: len(slack_server.messages) == 1)
+    daemon, config = alerted, alerted.config
     good_config = config.read_text()
     config.write_text(good_config + "\nintervall = 3\n")
 
@@ -268,15 +127,7 @@ def test_sighup_with_a_broken_config_or_rule_keeps_the_old_ones_running(
     assert any("assad.yaml:" in line for line in daemon.events("reload_problem"))
 
     # Still running, still with the Assad rule.
-    feed_server.route(
-        "/feed",
-        rss(
-            [
-                Item("Assad thanks allies", "https://news.example.org/2"),
-                Item("Assad speaks", "https://news.example.org/1"),
-            ]
-        ),
-    )
+    feed_server.route("/feed", feed("Assad thanks allies", "Assad speaks"))
     assert wait_for(lambda: len(slack_server.messages) == 2, timeout=3)
     assert daemon.running and not daemon.events("reloaded")
 
@@ -326,30 +177,21 @@ def test_a_second_daemon_on_the_same_database_refuses_to_start(
 
 
 def test_ready_watchdog_reloading_and_stopping_reach_the_notify_socket(
-    tmp_path: Path, config: Path, start: Callable[..., DaemonProcess]
+    config: Path, start: Callable[..., DaemonProcess], notify_socket: NotifySocket
 ) -> None:
-    path = tmp_path / "notify.sock"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.bind(str(path))
-        sock.settimeout(0.2)
-        received: list[str] = []
+    seen = notify_socket.seen
+    daemon = start(config, env={**notify_socket.env, "WATCHDOG_USEC": "600000"})
+    assert wait_for(lambda: seen("READY=1"))
+    assert wait_for(lambda: seen("WATCHDOG=1", count=3), timeout=3)
 
-        def seen(message: str, count: int = 1) -> bool:
-            with contextlib.suppress(TimeoutError):
-                received.extend(sock.recv(4096).decode().split("\n"))
-            return received.count(message) >= count
+    daemon.process.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: seen("RELOADING=1"))
+    assert wait_for(lambda: seen("READY=1", count=2))
 
-        daemon = start(config, env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "600000"})
-        assert wait_for(lambda: seen("READY=1"))
-        assert wait_for(lambda: seen("WATCHDOG=1", count=3), timeout=3)
-
-        daemon.process.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: seen("RELOADING=1"))
-        assert wait_for(lambda: seen("READY=1", count=2))
-
-        daemon.process.send_signal(signal.SIGTERM)
-        assert wait_for(lambda: seen("STOPPING=1"))
-        assert daemon.process.wait(timeout=10) == 0
+    daemon.process.send_signal(signal.SIGTERM)
+    assert wait_for(lambda: seen("STOPPING=1"))
+    assert daemon.process.wait(timeout=10) == 0
+    received = notify_socket.received
     assert received.index("READY=1") < received.index("RELOADING=1") < received.index("STOPPING=1")
 
 
@@ -432,7 +274,7 @@ def test_secrets_never_appear_in_the_log(
     slack_server: SlackServer,
     smtp_server: SmtpServer,
 ) -> None:
-    feed_server.route("/feed", rss([Item("Assad speaks", "https://news.example.org/1")]))
+    feed_server.route("/feed", feed("Assad speaks"))
     notify = (
         '[notify.slack]\nwebhook_url = "${SLACK_WEBHOOK_URL}"\ntoken = "${SLACK_BOT_TOKEN}"\n'
         f'[notify.email]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n'
@@ -452,15 +294,8 @@ def test_secrets_never_appear_in_the_log(
     slack_server.fail_next("no_service")
     daemon = start(config, "--log-level", "debug", env=env)
     assert daemon.wait_for_event("delivery_failed", count=2)
-    feed_server.route(  # a new hit sends the retry along with the new alerts
-        "/feed",
-        rss(
-            [
-                Item("Assad thanks allies", "https://news.example.org/2"),
-                Item("Assad speaks", "https://news.example.org/1"),
-            ]
-        ),
-    )
+    # A new hit sends the retry along with the new alerts.
+    feed_server.route("/feed", feed("Assad thanks allies", "Assad speaks"))
     assert daemon.wait_for_event("delivery_failed", count=4)
     feed_server.route("/feed", "<rss><channel><title>cut", content_type="text/xml")
     assert daemon.wait_for_event("fetch_failed")
@@ -509,7 +344,7 @@ def test_health_endpoint_serves_healthz_and_metrics(
     feed_server: FeedServer,
     slack_server: SlackServer,
 ) -> None:
-    feed_server.route("/feed", rss([Item("Assad speaks", "https://news.example.org/1")]))
+    feed_server.route("/feed", feed("Assad speaks"))
     feed_server.route("/gone", "not here", status=404, content_type="text/plain")
     sources = {"feed": feed_server.url("/feed"), "gone": feed_server.url("/gone")}
     config = write_config(
@@ -540,3 +375,23 @@ def test_health_endpoint_serves_healthz_and_metrics(
     assert 'monitor_fetch_duration_seconds_count{source="feed"}' in metrics
     assert "monitor_last_success_timestamp_seconds" in metrics
     assert missing.status_code == 404
+
+
+def test_the_http_section_bounds_requests_from_the_first_poll(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    for path in ("/slow-1", "/slow-2"):
+        feed_server.route(path, rss([Item("Slow", f"https://news.example.org{path}")]), delay=2)
+    feed_server.route("/fast", rss([Item("Fast", "https://news.example.org/fast")]))
+    urls = {name: feed_server.url(f"/{name}") for name in ("slow-1", "slow-2", "fast")}
+    http = "[http]\nconcurrency = 2\nper_host = 8\n"  # all three on one host: the pool bounds
+    settings = load_config(write_config(tmp_path, urls, extra=http))
+    daemon = Daemon(settings, load_rules(settings.rules))
+    cycle = threading.Thread(target=asyncio.run, args=(daemon.run_once(),), daemon=True)
+
+    cycle.start()
+    assert wait_for(lambda: len(feed_server.requests) >= 2)
+    time.sleep(0.5)  # the slow answers take 2 s: both connections stay busy meanwhile
+    assert not feed_server.requests_for("/fast")
+    cycle.join(timeout=15)
+    assert len(feed_server.requests_for("/fast")) == 1  # once a connection was free

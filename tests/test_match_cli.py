@@ -8,17 +8,10 @@ from typing import Any
 
 from click.testing import CliRunner
 from feedtext import Item, rss
+from harness import SYRIA_RULE, write_project
 from servers import FeedServer
 
 from monitor.cli import cli
-
-SYRIA_RULE = """\
-title: Russia and Syria bases
-entities:
-  - name: Bashar al-Assad
-    aliases: [Assad]
-exclude: [football]
-"""
 
 ENERGY_RULE = """\
 title: Ukraine energy
@@ -45,17 +38,11 @@ STORY = (
 
 
 def make_project(tmp_path: Path) -> Path:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "syria.yaml").write_text(SYRIA_RULE)
-    (rules / "energy.yaml").write_text(ENERGY_RULE)
-    (rules / "markets.yaml").write_text(MARKETS_RULE)
-    config = tmp_path / "monitor.toml"
-    config.write_text(
-        'rules = "rules"\n'
-        '[[sources]]\nname = "business"\nurl = "file://business.xml"\ntags = ["money"]\n'
+    return write_project(
+        tmp_path,
+        {"syria.yaml": SYRIA_RULE, "energy.yaml": ENERGY_RULE, "markets.yaml": MARKETS_RULE},
+        '[[sources]]\nname = "business"\nurl = "file://business.xml"\ntags = ["money"]\n',
     )
-    return config
 
 
 def invoke(config: Path, *args: str, input: str | None = None) -> Any:

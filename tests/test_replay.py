@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from feedtext import Item, rss
+from harness import SYRIA_RULE, write_project
 
 from monitor.cli import cli
 from monitor.config import load_config
@@ -21,14 +22,6 @@ from monitor.replay import Replay
 from monitor.rules import load_rules
 from monitor.store import Store
 from monitor.timeutil import isoformat, utcnow
-
-SYRIA_RULE = """\
-title: Russia and Syria bases
-entities:
-  - name: Bashar al-Assad
-    aliases: [Assad]
-exclude: [football]
-"""
 
 ENERGY_RULE = """\
 title: Ukraine energy
@@ -63,14 +56,11 @@ ITEMS = [
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     """A project whose history the real pipeline filled: the syria rule only."""
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "syria.yaml").write_text(SYRIA_RULE)
     (tmp_path / "world.xml").write_text(rss(ITEMS))
-    path = tmp_path / "monitor.toml"
-    path.write_text(
-        'database = "monitor.db"\nrules = "rules"\n'
-        '[[sources]]\nname = "world"\nurl = "file://world.xml"\n'
+    path = write_project(
+        tmp_path,
+        {"syria.yaml": SYRIA_RULE},
+        'database = "monitor.db"\n[[sources]]\nname = "world"\nurl = "file://world.xml"\n',
     )
     settings = load_config(path)
     asyncio.run(Daemon(settings, load_rules(settings.rules)).run_once())

@@ -304,6 +304,24 @@ PROBLEMS = [
         ['r.yaml:3:9: notify must be a mapping like {slack: "#desk", email: [a@example.org]}'],
         id="notify-not-a-mapping",
     ),
+    pytest.param(
+        "title: t\nkeywords: {terms: [military base, sanction*]}\n",
+        [
+            "r.yaml:2:35: keyword term 'sanction*': keywords take no wildcards (they are "
+            "fuzzy instead); to match any ending, use a phrase with a trailing wildcard, "
+            "as in phrases: [sanction*]"
+        ],
+        id="keywords-trailing-wildcard",
+    ),
+    pytest.param(
+        "title: t\nmatch:\n  any:\n    - keywords: [milit*ry base]\n",
+        [
+            "r.yaml:4:18: keyword term 'milit*ry base': keywords take no wildcards (they are "
+            "fuzzy instead); to match any ending, use a phrase with a trailing wildcard, "
+            "as in phrases: [sanction*]"
+        ],
+        id="keywords-leaf-inner-wildcard",
+    ),
 ]
 
 

@@ -132,19 +132,32 @@ class _FileChecker:
                 )
                 self.problem((*where, key), f"unknown key {key!r}{tip}", key=True)
 
-    def text(self, value: Any, where: Path, what: str) -> str | None:
+    def text(self, value: Any, where: Path, what: str, wildcards: bool = True) -> str | None:
+        """A term; ``wildcards=False`` where a ``*`` would be dropped unseen (keywords)."""
         if not isinstance(value, str) or not value.strip():
             self.problem(where, f"{what} must be a non-empty string, got {value!r}")
             return None
         if not term_words(value):
             self.problem(where, f"{what} {value!r} has no letters or digits to match")
             return None
+        if not wildcards and "*" in value:
+            term = value.strip()
+            instead = term if term.endswith("*") and term.count("*") == 1 else "sanction*"
+            self.problem(
+                where,
+                f"{what} {value!r}: keywords take no wildcards (they are fuzzy instead); "
+                f"to match any ending, use a phrase with a trailing wildcard, "
+                f"as in phrases: [{instead}]",
+            )
+            return None
         if wildcard := _wildcard_problem(value.strip()):
             self.problem(where, f"{what} {value!r}: {wildcard}")
             return None
         return value.strip()
 
-    def text_list(self, value: Any, where: Path, what: str, item: str) -> tuple[str, ...]:
+    def text_list(
+        self, value: Any, where: Path, what: str, item: str, wildcards: bool = True
+    ) -> tuple[str, ...]:
         """A list of terms (``what``, each one an ``item``); a lone string is a list of one."""
         if isinstance(value, str):
             value = [value]
@@ -154,7 +167,7 @@ class _FileChecker:
         if not value:
             self.problem(where, f"{what} is empty; add at least one term or remove the key")
             return ()
-        found = [self.text(entry, (*where, i), item) for i, entry in enumerate(value)]
+        found = [self.text(entry, (*where, i), item, wildcards) for i, entry in enumerate(value)]
         return tuple(entry for entry in found if entry)
 
     def entity(self, value: Any, where: Path, reference: bool = False) -> Entity | None:
@@ -365,13 +378,17 @@ class _FileChecker:
             return ""
 
     def keywords(self, value: Any, where: Path) -> KeywordSet | None:
+        # The short form `keywords: [a, b]` has its terms right here, not under `terms`.
+        terms_at = where if isinstance(value, list) else (*where, "terms")
         if isinstance(value, list):
             value = {"terms": value}
         if not isinstance(value, dict):
             self.problem(where, "keywords must be a mapping: {terms: [...], threshold: 85, min: 1}")
             return None
         self.check_keys(value, KEYWORD_KEYS, where)
-        terms = self.text_list(value.get("terms"), (*where, "terms"), "terms", "term")
+        terms = self.text_list(
+            value.get("terms"), terms_at, "terms", "keyword term", wildcards=False
+        )
         threshold = value.get("threshold", DEFAULT_THRESHOLD)
         if (
             isinstance(threshold, bool)
@@ -628,6 +645,16 @@ def parse_rule(
     doc, problems = _parse_yaml(text, path)
     if doc is None:
         return None, problems
+    return _check_rule(doc, path, default_id, channels, dictionary)
+
+
+def _check_rule(
+    doc: Located,
+    path: str,
+    default_id: str,
+    channels: Iterable[str] | None,
+    dictionary: dict[str, Entity] | None,
+) -> tuple[Rule | None, list[Problem]]:
     checker = _FileChecker(path, doc, channels, dictionary)
     rule = checker.rule(default_id)
     return rule, checker.problems
@@ -700,7 +727,8 @@ def load_rule_set(folder: FsPath, channels: Iterable[str] | None = None) -> Rule
     channel_set = None if channels is None else tuple(channels)
     problems: list[Problem] = []
     dictionary: dict[str, Entity] = {}
-    rule_texts: list[tuple[FsPath, str]] = []
+    # Parsed once: YAML parsing is most of the time a large rule folder takes to load.
+    rule_docs: list[tuple[FsPath, Located]] = []
     for file in rule_files(folder):
         try:
             text = file.read_text(encoding="utf-8")
@@ -714,17 +742,17 @@ def load_rule_set(folder: FsPath, channels: Iterable[str] | None = None) -> Rule
             problems.extend(found)
             dictionary.update(entities)
         elif doc is not None:
-            rule_texts.append((file, text))
+            rule_docs.append((file, doc))
     rules: list[Rule] = []
     first_seen: dict[str, str] = {}
-    for file, text in rule_texts:
-        rule, found = parse_rule(text, str(file), file.stem, channel_set, dictionary)
+    for file, doc in rule_docs:
+        rule, found = _check_rule(doc, str(file), file.stem, channel_set, dictionary)
         problems.extend(found)
         if rule is None:
             continue
         if rule.id in first_seen:
             # Point at the `id:` value when there is one (else the top of the rule).
-            line, col = load_located(text).position(("id",))
+            line, col = doc.position(("id",))
             problems.append(
                 Problem(
                     str(file),

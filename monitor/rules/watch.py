@@ -56,8 +56,13 @@ class RuleWatcher:
             return True
         return False
 
-    def reset(self, folder: Path) -> None:
-        """Take ``folder`` as it is now as loaded (at start, and after any reload)."""
+    def reset(self, folder: Path, loaded: Signature | None = None) -> None:
+        """Take ``folder`` as loaded (at start, and after any reload).
+
+        ``loaded`` is how the folder looked when the reload read it (default:
+        now); a reload that read it a moment ago passes it, so an edit saved
+        meanwhile still counts as a change.
+        """
         self.folder = folder
-        self._loaded = self._last = signature(folder)
+        self._loaded = self._last = signature(folder) if loaded is None else loaded
         self._since = 0.0

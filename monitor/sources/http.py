@@ -233,34 +233,40 @@ async def get(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    pool = client if isinstance(client, HttpClient) else None
+    if pool:
+        headers = {**pool.headers, **headers}  # the members have none of their own
+    if max_bytes is None:
+        max_bytes = pool.http_options.max_bytes if pool else MAX_BODY_BYTES
+    request = _Request(source, url, headers, timeout, max_bytes, etag, last_modified)
+    if pool is None:
+        return await _exchange(client, request)
     host = httpx.URL(url).host if "://" in url else ""
-    if isinstance(client, HttpClient):
-        headers = {**client.headers, **headers}
-        cap = max_bytes if max_bytes is not None else client.http_options.max_bytes
-        async with client.member(host, source) as member:
-            return await _exchange(
-                member, source, url, headers, timeout, cap, etag, last_modified, client
-            )
-    cap = max_bytes if max_bytes is not None else MAX_BODY_BYTES
-    return await _exchange(client, source, url, headers, timeout, cap, etag, last_modified, None)
+    async with pool.member(host, source) as member:
+        return await _exchange(member, request, pool)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One conditional GET, as ``get`` prepared it for the exchange."""
+
+    source: str
+    url: str
+    headers: Mapping[str, str]
+    timeout: float  # the whole exchange
+    max_bytes: int
+    etag: str | None
+    last_modified: str | None
 
 
 async def _exchange(
-    client: httpx.AsyncClient,
-    source: str,
-    url: str,
-    headers: Mapping[str, str],
-    timeout: float,
-    max_bytes: int,
-    etag: str | None,
-    last_modified: str | None,
-    pool: HttpClient | None,
+    client: httpx.AsyncClient, request: _Request, pool: HttpClient | None = None
 ) -> Response:
+    """Send ``request`` through ``client``; ``pool`` (if ours) learns of a host's Retry-After."""
+    source, url, timeout = request.source, request.url, request.timeout
     try:
         async with asyncio.timeout(timeout):
-            return await _stream(
-                client, source, url, headers, timeout, max_bytes, etag, last_modified, pool
-            )
+            return await _stream(client, request, pool)
     except (TimeoutError, httpx.TimeoutException):
         # The overall deadline (asyncio) and httpx's own connect/read timeouts read alike.
         raise SourceError(source, f"timed out after {timeout:g}s fetching {url}") from None
@@ -271,23 +277,18 @@ async def _exchange(
 
 
 async def _stream(
-    client: httpx.AsyncClient,
-    source: str,
-    url: str,
-    headers: Mapping[str, str],
-    timeout: float,
-    max_bytes: int,
-    etag: str | None,
-    last_modified: str | None,
-    pool: HttpClient | None,
+    client: httpx.AsyncClient, request: _Request, pool: HttpClient | None
 ) -> Response:
-    async with client.stream("GET", url, headers=headers, timeout=timeout) as response:
+    source, url, max_bytes = request.source, request.url, request.max_bytes
+    async with client.stream(
+        "GET", url, headers=request.headers, timeout=request.timeout
+    ) as response:
         status = response.status_code
         if status == 304:
             # Read the (empty) body: an unread response closes its connection, and a
             # cycle of 304s would then open a new connection for every feed.
             await response.aread()
-            return Response(str(response.url), 304, b"", "", etag, last_modified)
+            return Response(str(response.url), 304, b"", "", request.etag, request.last_modified)
         if status in (429, 503):
             until = retry_after(response.headers.get("Retry-After"), utcnow())
             if until is not None:
@@ -334,9 +335,3 @@ def backoff_delay(failures: int, interval: timedelta, cap: timedelta) -> timedel
         return None
     full: timedelta = min(interval * (2 ** min(failures - 1, 20)), cap)
     return full / 2 + full / 2 * random.random()
-
-
-def configure(client: httpx.AsyncClient, options: HttpConfig) -> None:
-    """Apply ``[http]`` settings to the shared client, if it is ours (a reload changes them)."""
-    if isinstance(client, HttpClient) and client.http_options != options:
-        client.apply(options)
