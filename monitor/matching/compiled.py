@@ -31,6 +31,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from monitor.matching.automaton import ExactIndex, ExactTerm
 from monitor.matching.document import FIELDS, FUZZY_MIN_LENGTH
@@ -245,7 +246,7 @@ class _Need:
     known: frozenset[int]
     lazy: tuple[int, ...]
     count: int
-    #: When every lazy key is a folded exact term: the words one of which must be in
+    #: When every lazy key is an exact term: folded words one of which must be in
     #: the story for any of them to be found (their first words); else None.
     words: frozenset[str] | None = None
 
@@ -266,6 +267,20 @@ def _met(needs: list[_Need], present: set[int], story: StoryHits) -> bool:
         if found < need.count:
             return False
     return True
+
+
+def _first_folded(term: ExactTerm | None) -> str | None:
+    """The folded word that must be in a story for ``term`` to be found there; None if unknown.
+
+    Unknown for fuzzy terms (None), one-word stems, and case-sensitive terms
+    whose first word is not ASCII (an ASCII word lower-cased is its folding).
+    """
+    if term is None or (term.prefix and len(term.words) == 1):
+        return None
+    first = term.words[0]
+    if not term.case_sensitive:
+        return first
+    return first.lower() if first.isascii() else None
 
 
 def _index_cost(requirement: Requirement, fuzzy: dict[int, FuzzyTerm]) -> tuple[int, int]:
@@ -331,27 +346,24 @@ class CompiledRules:
         split = []
         for keys, count in needs:
             lazy = tuple(k for k in keys if k not in shared)
-            terms = [exact.get(k) for k in lazy]
+            firsts = [_first_folded(exact.get(k)) for k in lazy]
             words = None
-            if lazy and all(
-                term is not None
-                and not term.case_sensitive
-                and not (term.prefix and len(term.words) == 1)
-                for term in terms
-            ):
-                words = frozenset(term.words[0] for term in terms if term is not None)
+            if lazy and all(first is not None for first in firsts):
+                words = frozenset(first for first in firsts if first is not None)
             split.append(_Need(frozenset(k for k in keys if k in shared), lazy, count, words))
         return sorted(split, key=lambda need: len(need.lazy) > 0)  # cheap checks first
 
     def hits(self, story: Story) -> StoryHits:
         """Every term of the rule set found in ``story`` (lazy fuzzy terms: when asked)."""
         fields = read_story(story)
+        vocabulary = set(chain.from_iterable(field.norms for field in fields))
         return StoryHits(
             fields,
-            self._exact.find(fields),
-            self._fuzzy.best(fields),
+            self._exact.find(fields, vocabulary),
+            self._fuzzy.best(fields, vocabulary),
             self._lazy,
             self._lazy_exact,
+            _vocabulary={False: vocabulary},
         )
 
     def _candidates(self, found: StoryHits) -> tuple[list[int], set[int]]:

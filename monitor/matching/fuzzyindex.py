@@ -311,18 +311,23 @@ class FuzzyIndex:
         found = len(self._words.memo) if self._words else 0
         return found + sum(len(group.row_of) for group in self._phrases)
 
-    def best(self, fields: Sequence[FieldView]) -> list[Best]:
-        """Per field, each term's best window (first on a tie) among those over its threshold."""
+    def best(self, fields: Sequence[FieldView], vocabulary: set[str]) -> list[Best]:
+        """Per field, each term's best window (first on a tie) among those over its threshold.
+
+        ``vocabulary`` is the distinct words of all ``fields``.
+        """
         best: list[Best] = [{} for _ in fields]
         if self._words is not None:
-            self._best_words(self._words, fields, best)
+            self._best_words(self._words, fields, vocabulary, best)
         for group in self._phrases:
             group.best(fields, best)
         return best
 
     @staticmethod
-    def _best_words(group: _Group, fields: Sequence[FieldView], best: list[Best]) -> None:
-        hits = group.hits(set().union(*(field.norms for field in fields)))
+    def _best_words(
+        group: _Group, fields: Sequence[FieldView], vocabulary: set[str], best: list[Best]
+    ) -> None:
+        hits = group.hits(vocabulary)
         if not hits:
             return
         for field_best, field in zip(best, fields, strict=True):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from itertools import chain
 
 from rapidfuzz import fuzz, process
 
@@ -52,25 +53,40 @@ class StoryHits:
             return found
         lazy = self.lazy_exact.get(term)
         found = _NONE
-        if lazy is not None:
-            # Looked for only when its first word (and its last, unless a stem) is in the
-            # story: find_one finds nothing otherwise.
-            words, case_sensitive, prefix = lazy
-            vocabulary = self._vocabulary.get(case_sensitive)
-            if vocabulary is None:
-                vocabulary = self.vocabulary(case_sensitive)
-            if (prefix and len(words) == 1) or (
-                words[0] in vocabulary and (prefix or words[-1] in vocabulary)
-            ):
-                found = find_one(lazy, self.fields)
+        if lazy is not None and self._may_stand(lazy):
+            found = find_one(lazy, self.fields)
         self.occurrences[term] = found
         return found
+
+    def _may_stand(self, term: ExactTerm) -> bool:
+        """Whether ``term``'s first word (and its last, unless a stem) is in the story.
+
+        find_one finds nothing otherwise. A case-sensitive word in ASCII is
+        first looked for lower-cased among the folded words, which are at hand:
+        the words with capitals kept are split out only if it is there.
+        """
+        words, case_sensitive, prefix = term
+        if prefix and len(words) == 1:
+            return True
+        first, last = words[0], words[-1]
+        if case_sensitive:
+            folded = self.vocabulary(False)
+            if first.isascii() and first.lower() not in folded:
+                return False
+            if not prefix and last.isascii() and last.lower() not in folded:
+                return False
+        vocabulary = self.vocabulary(case_sensitive)
+        return first in vocabulary and (prefix or last in vocabulary)
 
     def vocabulary(self, exact: bool = False) -> set[str]:
         """The distinct words of all fields (folded, or with capitals kept)."""
         words = self._vocabulary.get(exact)
         if words is None:
-            words = set().union(*(field.distinct(exact) for field in self.fields))
+            words = set(
+                chain.from_iterable(
+                    field.exact_words() if exact else field.norms for field in self.fields
+                )
+            )
             self._vocabulary[exact] = words
         return words
 

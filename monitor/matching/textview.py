@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
-from itertools import accumulate
 
 import numpy as np
+import numpy.typing as npt
 
 from monitor.matching.document import FIELDS, Field
 from monitor.matching.evaluate import _fold_accents  # the case-sensitive folding itself
 from monitor.matching.normalize import Token, fold, plain_text, tokenize
 from monitor.models import Story
+
+#: Stands for a space inside one word in ``FieldView.joined``: a few letters fold to
+#: several words ("ﷺ"), which stay one word, as in ``document.prepare``.
+SPACE_IN_WORD = "\x00"
+
+#: Where words begin and end: a list, or an array when found with NumPy (read item by item).
+Edges = list[int] | npt.NDArray[np.intp]
 
 _ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789" + _ASCII_LETTERS)
@@ -36,7 +42,10 @@ _KEEP_TABLE = bytes(b if b in _ASCII_WORD else 32 for b in range(256))
 _FOLD_UTF8 = _FOLD_TABLE[:128] + bytes(range(128, 256))
 _KEEP_UTF8 = _KEEP_TABLE[:128] + bytes(range(128, 256))
 _ASCII_WORD_MASK = np.array([code in _ASCII_WORD for code in range(128)])
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ASCII_BYTES = bytes(range(128))
+# Deleting these from ASCII bytes leaves the whitespace other than " " (and DEL, harmless).
+_NOT_SPACE_CONTROLS = bytes(b for b in range(256) if not (9 <= b <= 13 or 28 <= b <= 31))
+_staying: dict[str, bool] = {}
 # Without combining marks in the text, normalize's word pattern reduces to this.
 _SIMPLE_WORD = re.compile(r"[^\W_]+")
 _INVISIBLES = ("\u00ad", "\u2060", "\ufeff")
@@ -78,10 +87,9 @@ class FieldView:
     """One field of a story: its plain text and folded words; offsets computed on demand."""
 
     __slots__ = (
-        "_distinct",
         "_edges",
         "_exact",
-        "_offsets",
+        "_joined",
         "_raw",
         "_spans",
         "_wide",
@@ -113,11 +121,10 @@ class FieldView:
         #: or "?"; empty when the words came from ``normalize.tokenize``.
         self._raw = raw
         self._exact: list[str] | None = None
-        self._edges: list[int] | None = None
-        self._offsets: dict[bool, list[int]] = {}
-        self._distinct: dict[bool, set[str]] = {}
+        self._edges: Edges | None = None
+        self._joined: dict[bool, str] = {}
 
-    def edges(self) -> list[int]:
+    def edges(self) -> Edges:
         """Where words begin and end in ``text``: word i is ``text[e[2 * i] : e[2 * i + 1]]``."""
         if self._edges is None:
             if self._spans is not None:
@@ -133,7 +140,8 @@ class FieldView:
                 else:
                     padded = b" " + self._raw.translate(_FOLD_TABLE) + b" "
                     inside = np.frombuffer(padded, dtype=np.uint8) != 32
-                self._edges = np.flatnonzero(inside[1:] != inside[:-1]).tolist()
+                # Left as an array: a quote reads two of its items, the rest are never needed.
+                self._edges = np.flatnonzero(inside[1:] != inside[:-1])
             else:
                 self._edges = [
                     offset for m in _SIMPLE_WORD.finditer(self.text) for offset in m.span()
@@ -143,7 +151,8 @@ class FieldView:
     def spans(self) -> list[tuple[int, int]]:
         """Where each word stands in ``text``."""
         if self._spans is None:
-            edges = self.edges()
+            found = self.edges()
+            edges = found.tolist() if isinstance(found, np.ndarray) else list(found)
             self._spans = list(zip(edges[0::2], edges[1::2], strict=True))
         return self._spans
 
@@ -164,27 +173,24 @@ class FieldView:
         """Whether the words are all ASCII: then ``norms`` are ``exact_words`` lower-cased."""
         return bool(self._raw) and not self._wide
 
-    def distinct(self, exact: bool = False) -> set[str]:
-        """The field's distinct words (folded, or with capitals kept)."""
-        found = self._distinct.get(exact)
-        if found is None:
-            found = self._distinct[exact] = set(self.exact_words() if exact else self.norms)
-        return found
+    def joined(self, exact: bool = False) -> str:
+        """The words (folded, or with capitals kept) joined by single spaces, a space at each end.
 
-    def token_at(self, offset: int, exact: bool) -> int | None:
-        """The word starting at ``offset`` of the words joined by single spaces, after one."""
-        offsets = self._offsets.get(exact)
-        if offsets is None:
+        A term stands where its words joined the same way stand (``automaton.needle``).
+        """
+        text = self._joined.get(exact)
+        if text is None:
             words = self.exact_words() if exact else self.norms
-            offsets = list(accumulate((len(w) + 1 for w in words[:-1]), initial=1))
-            self._offsets[exact] = offsets
-        index = bisect_left(offsets, offset)
-        return index if index < len(offsets) and offsets[index] == offset else None
+            text = " ".join(["", *words, ""])
+            if text.count(" ") != len(words) + 1:  # a letter folded to words ("ﷺ")
+                text = " ".join(["", *(w.replace(" ", SPACE_IN_WORD) for w in words), ""])
+            self._joined[exact] = text
+        return text
 
     def quote(self, first: int, last: int) -> tuple[str, int, int]:
         """The story's own text spanning words ``first`` to ``last`` (inclusive)."""
         edges = self.edges()
-        start, end = edges[2 * first], edges[2 * last + 1]
+        start, end = int(edges[2 * first]), int(edges[2 * last + 1])
         return self.text[start:end], start, end
 
     def as_field(self) -> Field:
@@ -196,13 +202,83 @@ class FieldView:
         return Field(self.name, self.text, tokens, tuple(self.norms))
 
 
-def read_field(index: int, name: str, markup: str) -> FieldView:
+def _non_ascii(text: str) -> set[str]:
+    """The distinct non-ASCII characters of ``text``, found with NumPy over its UTF-16."""
+    codes = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
+    high = np.unique(codes[codes > 127]).tolist()
+    if high and high[-1] >= 0xD800 and any(0xD800 <= code < 0xE000 for code in high):
+        # Characters beyond the BMP come as surrogate pairs: take them from the UTF-8.
+        data = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+        return set(data.decode("utf-8", "surrogatepass"))
+    return set(map(chr, high))
+
+
+def _stays(char: str) -> bool:
+    """Whether ``plain_text`` leaves ``char`` as it is wherever it stands (memoised).
+
+    Not whitespace, not one of the invisible characters it removes, and NFC
+    whatever surrounds it: unchanged by NFC on its own, and not a character
+    that composes with the one before it (combining marks and the Hangul
+    vowel and final consonant jamo, the characters NFC checks twice).
+    """
+    known = _staying.get(char)
+    if known is None:
+        code = ord(char)
+        known = not (
+            char.isspace()
+            or char in _INVISIBLES
+            or unicodedata.normalize("NFC", char) != char
+            or unicodedata.category(char)[0] == "M"
+            or 0x1160 <= code <= 0x11FF
+            or 0xD7B0 <= code <= 0xD7FF
+        )
+        _staying[char] = known
+    return known
+
+
+def _one_line(text: str, raw: bytes) -> bool:
+    """Whether ``text`` (whose non-ASCII whitespace is ruled out; ``raw``, its ASCII bytes
+    with "?" for the others) is on one line of single spaces: ``" ".join(text.split())``."""
+    return (
+        not raw.translate(None, _NOT_SPACE_CONTROLS)
+        and "  " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+    )
+
+
+def _plain(markup: str) -> tuple[str, set[str]]:
+    """``normalize.plain_text(markup)`` and its non-ASCII characters.
+
+    Text with no markup, no entities and no character that NFC, collapsing
+    whitespace or the removal of invisible characters would change is its own
+    plain text once its ASCII whitespace is collapsed, and most news text is
+    such: that is checked on its few distinct non-ASCII characters (``_stays``),
+    not character by character.
+    """
+    if "<" in markup or "&" in markup:
+        return _plain_slowly(markup)
+    others: set[str] = set()
+    if not markup.isascii():
+        others = _non_ascii(markup)
+        if not all(map(_stays, others)):
+            return _plain_slowly(markup)
+    if _one_line(markup, markup.encode("ascii", "replace")):
+        return markup, others
+    return " ".join(markup.split()), others
+
+
+def _plain_slowly(markup: str) -> tuple[str, set[str]]:
     text = fast_plain_text(markup)
-    if text.isascii():
+    return text, (set() if text.isascii() else _non_ascii(text))
+
+
+def read_field(index: int, name: str, markup: str) -> FieldView:
+    text, others = _plain(markup)
+    if not others:
         raw = text.encode("ascii")
         norms = raw.translate(_FOLD_TABLE).decode("ascii").split()
         return FieldView(index, name, text, norms, None, False, raw)
-    others = set(_NON_ASCII.findall(text))
     inside = [char for char in others if _can_be_in_a_word(char)]
     if not inside:
         # Non-ASCII characters here are all punctuation or symbols: one "?" each keeps
@@ -266,4 +342,11 @@ def read_story(story: Story) -> tuple[FieldView, ...]:
     return tuple(read_field(i, name, getattr(story, name)) for i, name in enumerate(FIELDS))
 
 
-__all__ = ["FieldView", "fast_plain_text", "read_field", "read_story", "term_words"]
+__all__ = [
+    "SPACE_IN_WORD",
+    "FieldView",
+    "fast_plain_text",
+    "read_field",
+    "read_story",
+    "term_words",
+]
