@@ -9,6 +9,7 @@ space. Both engines must return equal lists of Hit, matches included.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -22,7 +23,7 @@ from monitor.matching.document import prepare
 from monitor.matching.engine import match_rule, match_story
 from monitor.matching.evaluate import _fold_accents
 from monitor.matching.normalize import plain_text
-from monitor.matching.textview import fast_plain_text, read_story
+from monitor.matching.textview import fast_plain_text, read_story, stays_in_plain_text
 from monitor.models import (
     And,
     Condition,
@@ -281,6 +282,11 @@ markup = st.one_of(
     texts,
     st.text(max_size=60),
     st.lists(st.sampled_from([*"aZ9_ -<>&;b/p\u00ad\u0301\u2019\u00e9", "&amp;"])).map("".join),
+    # NFC at work (Hangul jamo that compose, a singleton), odd spaces, a letter that
+    # folds to three words, a character beyond the BMP, next to plain words.
+    st.lists(
+        st.sampled_from([*"ab \t\n\u1100\u1161\u11a8\u212b\u00a0\u2028\ufdfa\u2014", "\U0001f600"])
+    ).map("".join),
 )
 
 
@@ -357,6 +363,33 @@ def test_fuzzy_cache_is_shared_and_bounded() -> None:
     # "militarybase w0" scores 85.7 against "military base": windows are compared whole.
     assert [m.text for m in first[0].matches] == ["sanction", "militarybase w0"]
     assert compiled.cached_windows() <= 40
+
+
+def test_characters_read_as_they_stand_are_never_changed_by_nfc() -> None:
+    """Reading skips NFC when every non-ASCII character of a text "stays": checked here
+    on every character of the first three planes against Unicode's own data."""
+    # Seconds of the pairs NFC composes: the second half of every two-character
+    # canonical decomposition (Hangul syllables compose by rule: their jamo are
+    # ruled out by range).
+    seconds = set()
+    for code in range(0x30000):
+        decomposition = unicodedata.decomposition(chr(code)).split()
+        if len(decomposition) == 2 and not decomposition[0].startswith("<"):
+            seconds.add(int(decomposition[1], 16))
+    staying = [
+        chr(code)
+        for code in range(0x80, 0x30000)
+        if not 0xD800 <= code < 0xE000 and stays_in_plain_text(chr(code))
+    ]
+    assert len(staying) > 100_000  # letters, symbols and punctuation of every script
+    for char in staying:
+        assert ord(char) not in seconds, hex(ord(char))
+        assert unicodedata.combining(char) == 0, hex(ord(char))
+        assert unicodedata.normalize("NFC", char) == char
+        assert plain_text(f"a{char}b") == f"a{char}b"
+    assert not stays_in_plain_text("\u1161")  # composes with a leading jamo
+    assert not stays_in_plain_text("\u0301")  # a combining mark
+    assert not stays_in_plain_text("\u212b")  # NFC turns it into U+00C5
 
 
 def test_plain_text_shortcut_agrees_on_whitespace() -> None:

@@ -52,21 +52,22 @@ def needle(words: Sequence[str], prefix: bool) -> str:
 
 
 def search(
-    text: str, needle: str, size: int, field: int, found: list[tuple[int, int, int]]
+    text: str, needle: str, size: int, field: int, start: int, found: list[tuple[int, int, int]]
 ) -> None:
-    """Append where ``needle`` (of ``size`` words) stands in ``text``, a joined field.
+    """Append each place of ``needle`` (of ``size`` words) in ``text``, a joined field.
 
-    Overlapping places count: the next search starts one character on. The
-    words before a place are the spaces before it, counted from the last place.
+    ``start`` is the first place (found by the caller). Overlapping places
+    count: each next search starts one character on. The words before a place
+    are the spaces before it, counted on from the last place.
     """
-    start = text.find(needle)
-    first = 0
-    counted = 0
-    while start >= 0:
-        first += text.count(" ", counted, start)
-        counted = start
+    first = text.count(" ", 0, start)
+    while True:
         found.append((field, first, first + size - 1))
-        start = text.find(needle, start + 1)
+        following = text.find(needle, start + 1)
+        if following < 0:
+            return
+        first += text.count(" ", start, following)
+        start = following
 
 
 def find_one(term: ExactTerm, fields: Sequence[FieldView]) -> list[tuple[int, int, int]]:
@@ -77,10 +78,14 @@ def find_one(term: ExactTerm, fields: Sequence[FieldView]) -> list[tuple[int, in
     """
     text = needle(term.words, term.prefix)
     size = len(term.words)
+    exact = term.case_sensitive
     found: list[tuple[int, int, int]] = []
     for field in fields:
         if field.norms:
-            search(field.joined(term.case_sensitive), text, size, field.index, found)
+            joined = field.joined(exact)
+            start = joined.find(text)
+            if start >= 0:
+                search(joined, text, size, field.index, start, found)
     return found
 
 
@@ -88,6 +93,20 @@ class ExactTerm(NamedTuple):
     words: tuple[str, ...]
     case_sensitive: bool
     prefix: bool  # the last word may be followed by more letters (a trailing ``*``)
+
+
+def first_folded(term: ExactTerm | None) -> str | None:
+    """The folded word that must be in a story for ``term`` to be found there; None if unknown.
+
+    Unknown for fuzzy terms (None), one-word stems, and case-sensitive terms
+    whose first word is not ASCII (an ASCII word lower-cased is its folding).
+    """
+    if term is None or (term.prefix and len(term.words) == 1):
+        return None
+    first = term.words[0]
+    if not term.case_sensitive:
+        return first
+    return first.lower() if first.isascii() else None
 
 
 #: (term id, its needle, its number of words)
@@ -206,11 +225,11 @@ class ExactIndex:
             text = field.joined(exact)
             index = field.index
             for term_id, term_needle, size in live:
-                if term_needle in text:
-                    search(text, term_needle, size, index, found.setdefault(term_id, []))
+                start = text.find(term_needle)
+                if start >= 0:
+                    search(text, term_needle, size, index, start, found.setdefault(term_id, []))
             if mode.stems is not None:
                 for end, (length, ids) in mode.stems.iter(text):
-                    start = end - length + 1  # the space before the word
-                    at = text.count(" ", 0, start)
+                    at = text.count(" ", 0, end - length + 1)  # the words before its space
                     for term_id in ids:
                         found.setdefault(term_id, []).append((index, at, at))

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
-from monitor.matching.automaton import ExactIndex, ExactTerm
+from monitor.matching.automaton import ExactIndex, ExactTerm, first_folded
 from monitor.matching.document import FIELDS, FUZZY_MIN_LENGTH
 from monitor.matching.engine import in_scope
 from monitor.matching.evaluate import WILDCARD
@@ -88,6 +88,7 @@ class _Compiler:
 
     def __init__(self) -> None:
         self.exact: dict[ExactTerm, int] = {}
+        self.by_id: list[ExactTerm] = []
         self.fuzzy: dict[FuzzyTerm, int] = {}
         self._words: dict[tuple[str, bool], tuple[str, ...]] = {}
 
@@ -106,16 +107,34 @@ class _Compiler:
         return self._exact(ExactTerm(words, case_sensitive, prefix)) if words else None
 
     def _exact(self, term: ExactTerm) -> int:
-        return self.exact.setdefault(term, len(self.exact))
+        key = self.exact.setdefault(term, len(self.exact))
+        if key == len(self.by_id):
+            self.by_id.append(term)
+        return key
+
+    def firsts(self, terms: Iterable[int | None]) -> frozenset[str] | None:
+        """Folded words one of which a story must hold for any of ``terms`` to be found there.
+
+        None when that is not known (``first_folded``); empty for no terms.
+        """
+        words = set()
+        for key in terms:
+            if key is not None:
+                word = first_folded(self.by_id[key])
+                if word is None:
+                    return None
+                words.add(word)
+        return frozenset(words)
 
     def entity(self, entity: Entity) -> EntityPlan:
         names = tuple(self.term(name, entity.is_case_sensitive(name)) for name in entity.names)
         context = entity.context
         if context is None:
-            return EntityPlan(entity.name, names)
+            return EntityPlan(entity.name, names, self.firsts(names))
         return EntityPlan(
             entity.name,
             names,
+            self.firsts(names),
             tuple(self.term(t) for t in context.require_any),
             tuple(self.term(t) for t in context.forbid),
             context.within,
@@ -166,9 +185,11 @@ class _Compiler:
 
     def rule(self, rule: Rule) -> RulePlan:
         fields = _restrict(tuple(range(len(FIELDS))), rule.fields)
+        exclude = tuple(self.term(t) for t in rule.exclude)
         return RulePlan(
             fields=fields,
-            exclude=tuple(self.term(t) for t in rule.exclude),
+            exclude=exclude,
+            exclude_firsts=self.firsts(exclude),
             entities=tuple(self.entity(e) for e in rule.entities),
             phrases=tuple((p, self.term(p)) for p in rule.phrases),
             keywords=self.keywords(rule.keywords) if rule.keywords else None,
@@ -258,7 +279,7 @@ def _met(needs: list[_Need], present: set[int], story: StoryHits) -> bool:
         found = len(present.intersection(need.known))
         if found >= need.count:
             continue
-        if need.words is not None and story.vocabulary().isdisjoint(need.words):
+        if need.words is not None and story.words.isdisjoint(need.words):
             return False  # none of the lazy terms can be found
         for key in need.lazy:
             if found >= need.count:
@@ -267,20 +288,6 @@ def _met(needs: list[_Need], present: set[int], story: StoryHits) -> bool:
         if found < need.count:
             return False
     return True
-
-
-def _first_folded(term: ExactTerm | None) -> str | None:
-    """The folded word that must be in a story for ``term`` to be found there; None if unknown.
-
-    Unknown for fuzzy terms (None), one-word stems, and case-sensitive terms
-    whose first word is not ASCII (an ASCII word lower-cased is its folding).
-    """
-    if term is None or (term.prefix and len(term.words) == 1):
-        return None
-    first = term.words[0]
-    if not term.case_sensitive:
-        return first
-    return first.lower() if first.isascii() else None
 
 
 def _index_cost(requirement: Requirement, fuzzy: dict[int, FuzzyTerm]) -> tuple[int, int]:
@@ -346,7 +353,7 @@ class CompiledRules:
         split = []
         for keys, count in needs:
             lazy = tuple(k for k in keys if k not in shared)
-            firsts = [_first_folded(exact.get(k)) for k in lazy]
+            firsts = [first_folded(exact.get(k)) for k in lazy]
             words = None
             if lazy and all(first is not None for first in firsts):
                 words = frozenset(first for first in firsts if first is not None)
@@ -359,11 +366,11 @@ class CompiledRules:
         vocabulary = set(chain.from_iterable(field.norms for field in fields))
         return StoryHits(
             fields,
+            vocabulary,
             self._exact.find(fields, vocabulary),
             self._fuzzy.best(fields, vocabulary),
             self._lazy,
             self._lazy_exact,
-            _vocabulary={False: vocabulary},
         )
 
     def _candidates(self, found: StoryHits) -> tuple[list[int], set[int]]:

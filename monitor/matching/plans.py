@@ -39,13 +39,14 @@ class StoryHits:
     """
 
     fields: tuple[FieldView, ...]
+    words: set[str]  # the distinct folded words of all fields
     occurrences: Occurrences
     fuzzy: list[Best]
     lazy: Mapping[int, FuzzyTerm] = dataclass_field(default_factory=dict)
     lazy_exact: Mapping[int, ExactTerm] = dataclass_field(default_factory=dict)
     _scored: dict[int, list[tuple[int, float] | None]] = dataclass_field(default_factory=dict)
     _windows: dict[int, list[list[str]]] = dataclass_field(default_factory=dict)
-    _vocabulary: dict[bool, set[str]] = dataclass_field(default_factory=dict)
+    _exact_words: set[str] | None = None
 
     def _found(self, term: int) -> list[tuple[int, int, int]]:
         found = self.occurrences.get(term)
@@ -53,42 +54,36 @@ class StoryHits:
             return found
         lazy = self.lazy_exact.get(term)
         found = _NONE
-        if lazy is not None and self._may_stand(lazy):
-            found = find_one(lazy, self.fields)
+        if lazy is not None:
+            # Looked for only when its first word (and its last, unless a stem) is in
+            # the story: find_one finds nothing otherwise. A case-sensitive word in
+            # ASCII is first looked for lower-cased among the folded words, at hand:
+            # the words with capitals kept are split out only if it is there.
+            words, case_sensitive, prefix = lazy
+            first, last = words[0], words[-1]
+            if prefix and len(words) == 1:
+                found = find_one(lazy, self.fields)
+            elif case_sensitive:
+                folded = self.words
+                if (not first.isascii() or first.lower() in folded) and (
+                    prefix or not last.isascii() or last.lower() in folded
+                ):
+                    vocabulary = self.vocabulary(True)
+                    if first in vocabulary and (prefix or last in vocabulary):
+                        found = find_one(lazy, self.fields)
+            elif first in self.words and (prefix or last in self.words):
+                found = find_one(lazy, self.fields)
         self.occurrences[term] = found
         return found
 
-    def _may_stand(self, term: ExactTerm) -> bool:
-        """Whether ``term``'s first word (and its last, unless a stem) is in the story.
-
-        find_one finds nothing otherwise. A case-sensitive word in ASCII is
-        first looked for lower-cased among the folded words, which are at hand:
-        the words with capitals kept are split out only if it is there.
-        """
-        words, case_sensitive, prefix = term
-        if prefix and len(words) == 1:
-            return True
-        first, last = words[0], words[-1]
-        if case_sensitive:
-            folded = self.vocabulary(False)
-            if first.isascii() and first.lower() not in folded:
-                return False
-            if not prefix and last.isascii() and last.lower() not in folded:
-                return False
-        vocabulary = self.vocabulary(case_sensitive)
-        return first in vocabulary and (prefix or last in vocabulary)
-
     def vocabulary(self, exact: bool = False) -> set[str]:
         """The distinct words of all fields (folded, or with capitals kept)."""
-        words = self._vocabulary.get(exact)
-        if words is None:
-            words = set(
-                chain.from_iterable(
-                    field.exact_words() if exact else field.norms for field in self.fields
-                )
-            )
-            self._vocabulary[exact] = words
-        return words
+        if not exact:
+            return self.words
+        if self._exact_words is None:
+            words = chain.from_iterable(field.exact_words() for field in self.fields)
+            self._exact_words = set(words)
+        return self._exact_words
 
     def spans(self, term: int | None, fields: Fields) -> list[tuple[int, int, int]]:
         """Occurrences of ``term`` in ``fields`` (``find_all``), in story order."""
@@ -148,6 +143,8 @@ class StoryHits:
 class EntityPlan:
     name: str
     names: tuple[int | None, ...]  # one exact term per name, canonical first
+    #: Folded words one of which the story holds if any name stands in it (None: unknown).
+    firsts: frozenset[str] | None
     require_any: tuple[int | None, ...] = ()
     forbid: tuple[int | None, ...] = ()
     within: int = 0
@@ -155,6 +152,8 @@ class EntityPlan:
     def matches(self, story: StoryHits, fields: Fields) -> list[Match]:
         """``evaluate.entity_matches``: each name's first mention that the context allows."""
         found: list[Match] = []
+        if self.firsts is not None and story.words.isdisjoint(self.firsts):
+            return found  # no name can stand in the story: one look instead of one per name
         for name in self.names:
             for span in story.spans(name, fields):
                 if self.forbid and _near_ok(story, span, self.forbid, self.within):
@@ -317,6 +316,7 @@ class RulePlan:
 
     fields: Fields
     exclude: tuple[int | None, ...]
+    exclude_firsts: frozenset[str] | None  # as ``EntityPlan.firsts``, for the exclusions
     entities: tuple[EntityPlan, ...]
     phrases: tuple[tuple[str, int | None], ...]
     keywords: KeywordPlan | None
@@ -324,9 +324,11 @@ class RulePlan:
 
     def run(self, story: StoryHits) -> tuple[Match, ...] | None:
         fields = self.fields
-        for term in self.exclude:
-            if story.first(term, fields):
-                return None
+        firsts = self.exclude_firsts
+        if firsts is None or not story.words.isdisjoint(firsts):
+            for term in self.exclude:
+                if story.first(term, fields):
+                    return None
         matches: list[Match] = []
         if self.entities:
             found = [m for entity in self.entities for m in entity.matches(story, fields)]

@@ -217,23 +217,27 @@ def _stays(char: str) -> bool:
     """Whether ``plain_text`` leaves ``char`` as it is wherever it stands (memoised).
 
     Not whitespace, not one of the invisible characters it removes, and NFC
-    whatever surrounds it: unchanged by NFC on its own, and not a character
-    that composes with the one before it (combining marks and the Hangul
-    vowel and final consonant jamo, the characters NFC checks twice).
+    whatever surrounds it: unchanged by NFC on its own, not reordered (a
+    combining mark), and not the second of a pair NFC composes (combining
+    marks, and the Hangul vowel and final consonant jamo).
     """
     known = _staying.get(char)
     if known is None:
-        code = ord(char)
-        known = not (
-            char.isspace()
-            or char in _INVISIBLES
-            or unicodedata.normalize("NFC", char) != char
-            or unicodedata.category(char)[0] == "M"
-            or 0x1160 <= code <= 0x11FF
-            or 0xD7B0 <= code <= 0xD7FF
-        )
-        _staying[char] = known
+        known = _staying[char] = stays_in_plain_text(char)
     return known
+
+
+def stays_in_plain_text(char: str) -> bool:
+    """``_stays`` without the memo (the tests check it on every character)."""
+    code = ord(char)
+    return not (
+        char.isspace()
+        or char in _INVISIBLES
+        or unicodedata.normalize("NFC", char) != char
+        or unicodedata.category(char)[0] == "M"
+        or 0x1160 <= code <= 0x11FF
+        or 0xD7B0 <= code <= 0xD7FF
+    )
 
 
 def _one_line(text: str, raw: bytes) -> bool:
@@ -247,8 +251,9 @@ def _one_line(text: str, raw: bytes) -> bool:
     )
 
 
-def _plain(markup: str) -> tuple[str, set[str]]:
-    """``normalize.plain_text(markup)`` and its non-ASCII characters.
+def _plain(markup: str) -> tuple[str, set[str], bytes]:
+    """``normalize.plain_text(markup)``, its non-ASCII characters, and its ASCII bytes (with
+    "?" for other characters) when they were needed on the way (else empty).
 
     Text with no markup, no entities and no character that NFC, collapsing
     whitespace or the removal of invisible characters would change is its own
@@ -263,29 +268,26 @@ def _plain(markup: str) -> tuple[str, set[str]]:
         others = _non_ascii(markup)
         if not all(map(_stays, others)):
             return _plain_slowly(markup)
-    if _one_line(markup, markup.encode("ascii", "replace")):
-        return markup, others
-    return " ".join(markup.split()), others
+    raw = markup.encode("ascii", "replace")
+    if _one_line(markup, raw):
+        return markup, others, raw
+    return " ".join(markup.split()), others, b""
 
 
-def _plain_slowly(markup: str) -> tuple[str, set[str]]:
+def _plain_slowly(markup: str) -> tuple[str, set[str], bytes]:
     text = fast_plain_text(markup)
-    return text, (set() if text.isascii() else _non_ascii(text))
+    return text, (set() if text.isascii() else _non_ascii(text)), b""
 
 
 def read_field(index: int, name: str, markup: str) -> FieldView:
-    text, others = _plain(markup)
-    if not others:
-        raw = text.encode("ascii")
+    text, others, raw = _plain(markup)
+    if not others or not any(map(_can_be_in_a_word, others)):
+        # ASCII, or with non-ASCII characters that are all punctuation or symbols: one
+        # "?" each keeps every offset, and "?" is not a word character either.
+        raw = raw or text.encode("ascii", "replace")
         norms = raw.translate(_FOLD_TABLE).decode("ascii").split()
         return FieldView(index, name, text, norms, None, False, raw)
     inside = [char for char in others if _can_be_in_a_word(char)]
-    if not inside:
-        # Non-ASCII characters here are all punctuation or symbols: one "?" each keeps
-        # every offset, and "?" is not a word character either.
-        raw = text.encode("ascii", "replace")
-        norms = raw.translate(_FOLD_TABLE).decode("ascii").split()
-        return FieldView(index, name, text, norms, None, False, raw)
     if any(unicodedata.category(char)[0] == "M" for char in inside):
         tokens = tokenize(text)
         norms = [t.norm for t in tokens]
@@ -299,9 +301,9 @@ def read_field(index: int, name: str, markup: str) -> FieldView:
             spaced = spaced.replace(char, " ")
     raw = spaced.encode("utf-8")
     lowered = raw.translate(_FOLD_UTF8).decode("utf-8")
-    folded = _fold_letters(lowered, inside)
-    if folded is not None:
-        norms = folded.split()
+    letters = _fold_letters(lowered, inside)
+    if letters is not None:
+        norms = letters.split()
     else:
         norms = [w if w.isascii() else fold(w) for w in lowered.split()]
     return FieldView(index, name, text, norms, None, True, raw)
