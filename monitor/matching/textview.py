@@ -90,6 +90,7 @@ class FieldView:
         "_edges",
         "_exact",
         "_joined",
+        "_lowered",
         "_raw",
         "_spans",
         "_wide",
@@ -108,6 +109,7 @@ class FieldView:
         spans: list[tuple[int, int]] | None,
         wide: bool,
         raw: bytes = b"",
+        lowered: bytes = b"",
     ) -> None:
         self.index = index
         self.name = name
@@ -120,6 +122,9 @@ class FieldView:
         #: is), with every non-ASCII character that is not a letter or digit a space
         #: or "?"; empty when the words came from ``normalize.tokenize``.
         self._raw = raw
+        #: When not ``wide``: ``raw`` with letters lower-cased and every other
+        #: character a space (made while reading; the edges are found in it).
+        self._lowered = lowered
         self._exact: list[str] | None = None
         self._edges: Edges | None = None
         self._joined: dict[bool, str] = {}
@@ -138,7 +143,7 @@ class FieldView:
                     codes = np.frombuffer(text, dtype=np.uint32)
                     inside = (codes > 127) | _ASCII_WORD_MASK[np.minimum(codes, 127)]
                 else:
-                    padded = b" " + self._raw.translate(_FOLD_TABLE) + b" "
+                    padded = b" " + (self._lowered or self._raw.translate(_FOLD_TABLE)) + b" "
                     inside = np.frombuffer(padded, dtype=np.uint8) != 32
                 # Left as an array: a quote reads two of its items, the rest are never needed.
                 self._edges = np.flatnonzero(inside[1:] != inside[:-1])
@@ -285,8 +290,9 @@ def read_field(index: int, name: str, markup: str) -> FieldView:
         # ASCII, or with non-ASCII characters that are all punctuation or symbols: one
         # "?" each keeps every offset, and "?" is not a word character either.
         raw = raw or text.encode("ascii", "replace")
-        norms = raw.translate(_FOLD_TABLE).decode("ascii").split()
-        return FieldView(index, name, text, norms, None, False, raw)
+        folded = raw.translate(_FOLD_TABLE)
+        norms = folded.decode("ascii").split()
+        return FieldView(index, name, text, norms, None, False, raw, folded)
     inside = [char for char in others if _can_be_in_a_word(char)]
     if any(unicodedata.category(char)[0] == "M" for char in inside):
         tokens = tokenize(text)
