@@ -41,7 +41,6 @@ _KEEP_TABLE = bytes(b if b in _ASCII_WORD else 32 for b in range(256))
 # The same over UTF-8, leaving the bytes of non-ASCII characters alone.
 _FOLD_UTF8 = _FOLD_TABLE[:128] + bytes(range(128, 256))
 _KEEP_UTF8 = _KEEP_TABLE[:128] + bytes(range(128, 256))
-_ASCII_WORD_MASK = np.array([code in _ASCII_WORD for code in range(128)])
 _ASCII_BYTES = bytes(range(128))
 # Deleting these from ASCII bytes leaves the whitespace other than " " (and DEL, harmless).
 _NOT_SPACE_CONTROLS = bytes(b for b in range(256) if not (9 <= b <= 13 or 28 <= b <= 31))
@@ -109,7 +108,7 @@ class FieldView:
         spans: list[tuple[int, int]] | None,
         wide: bool,
         raw: bytes = b"",
-        lowered: bytes = b"",
+        lowered: bytes | str = b"",
     ) -> None:
         self.index = index
         self.name = name
@@ -122,8 +121,9 @@ class FieldView:
         #: is), with every non-ASCII character that is not a letter or digit a space
         #: or "?"; empty when the words came from ``normalize.tokenize``.
         self._raw = raw
-        #: When not ``wide``: ``raw`` with letters lower-cased and every other
-        #: character a space (made while reading; the edges are found in it).
+        #: The text with ASCII letters lower-cased and every character that is not a
+        #: letter or digit a space, character for character (made while reading; the
+        #: edges are found in it): bytes, or a str when ``wide``.
         self._lowered = lowered
         self._exact: list[str] | None = None
         self._edges: Edges | None = None
@@ -134,17 +134,16 @@ class FieldView:
         if self._edges is None:
             if self._spans is not None:
                 self._edges = [offset for span in self._spans for offset in span]
-            elif self._raw:
+            elif self._lowered:
                 # Words are the runs of word characters: find where they begin and end.
                 # A space (not a word) on either side, so that edge i is where
                 # character i begins or ends a word.
-                if self._wide:  # every non-ASCII character left in ``_raw`` is a letter
-                    text = (" " + self._raw.decode("utf-8") + " ").encode("utf-32-le")
-                    codes = np.frombuffer(text, dtype=np.uint32)
-                    inside = (codes > 127) | _ASCII_WORD_MASK[np.minimum(codes, 127)]
+                lowered = self._lowered
+                if isinstance(lowered, str):  # wide: one code point per character
+                    codes = np.frombuffer((" " + lowered + " ").encode("utf-32-le"), np.uint32)
                 else:
-                    padded = b" " + (self._lowered or self._raw.translate(_FOLD_TABLE)) + b" "
-                    inside = np.frombuffer(padded, dtype=np.uint8) != 32
+                    codes = np.frombuffer(b" " + lowered + b" ", dtype=np.uint8)
+                inside = codes != 32
                 # Left as an array: a quote reads two of its items, the rest are never needed.
                 self._edges = np.flatnonzero(inside[1:] != inside[:-1])
             else:
@@ -312,7 +311,7 @@ def read_field(index: int, name: str, markup: str) -> FieldView:
         norms = letters.split()
     else:
         norms = [w if w.isascii() else fold(w) for w in lowered.split()]
-    return FieldView(index, name, text, norms, None, True, raw)
+    return FieldView(index, name, text, norms, None, True, raw, lowered)
 
 
 def _fold_letters(text: str, letters: list[str]) -> str | None:
