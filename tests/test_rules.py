@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from monitor.errors import Problem, RuleError
 from monitor.models import Entity, KeywordSet, Notify, Rule
-from monitor.rules import load_rules, parse_rule
+from monitor.rules import load_rule_set, load_rules, parse_rule
+from monitor.rules.loader import RuleSet
 
 SYRIA = """\
 title: Russia and Syria bases
@@ -26,6 +28,22 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def without_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make PyYAML look as it does when it was built without libyaml."""
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    monkeypatch.delattr(yaml, "CSafeLoader")
+
+
+@pytest.fixture(params=["libyaml", "pure"])
+def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test once with libyaml and once with the pure-Python parser alone."""
+    if request.param == "libyaml" and not yaml.__with_libyaml__:
+        pytest.skip("PyYAML was built without libyaml")
+    if request.param == "pure":
+        without_libyaml(monkeypatch)
+    return str(request.param)
 
 
 def problems_of(text: str, channels: tuple[str, ...] | None = None) -> list[str]:
@@ -326,7 +344,9 @@ PROBLEMS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), PROBLEMS)
-def test_problem_is_reported_at_its_position(text: str, expected: list[str]) -> None:
+def test_problem_is_reported_at_its_position(
+    text: str, expected: list[str], yaml_parser: str
+) -> None:
     assert problems_of(text, channels=("slack", "email")) == expected
 
 
@@ -424,3 +444,72 @@ def test_missing_folder(tmp_path: Path) -> None:
     (problem,) = caught.value.problems
     assert problem.path == str(tmp_path / "nope")
     assert "rules folder not found" in problem.message
+
+
+# --- libyaml and the pure-Python parser ----------------------------------------------
+
+# Rules that exercise what the two parsers could read differently: flow and block
+# collections, comments, multi-line and quoted strings, non-ASCII text, a
+# dictionary, and the cases the fast path hands to the pure parser (a tab, an
+# empty value, a "?" in a flow list).
+PARSER_FOLDER = {
+    "syria.yaml": SYRIA,
+    "people.yaml": "entities:\n  - name: Recep Tayyip Erdoğan\n    aliases: [Erdoğan]\n",
+    "turkey.yaml": (
+        "# Turkey desk\ntitle: >-\n  Turkey: President\n  Erdoğan\n"
+        "entities: [Recep Tayyip Erdoğan]  # from people.yaml\n"
+        "phrases:\n  - 'Ankara''s palace'\n  - \"Łódź \\u00e9\"\n"
+        "match:\n  any:\n    - near: {terms: [Putin, Erdoğan], within: 5}\n"
+        "    - not: {phrase: 😀 football}\n"
+    ),
+    "tab.yaml": "title: t  #\tcomment\nphrases: ['Tartus\tnaval base']\n",
+    "question.yaml": "title: Who?\nphrases: [x]\ndescription: |\n  Why?\n",
+}
+
+PARSER_ERRORS = {
+    **{f"problem-{index:02d}.yaml": param.values[0] for index, param in enumerate(PROBLEMS)},
+    "question-in-flow.yaml": "title: t\nphrases: [Who is it?]\n",
+    "tab-indent.yaml": "title: t\nphrases:\n\t- x\n",
+    "empty-in-flow.yaml": "title: t\nkeywords: {terms: , min: 2}\n",
+    "empty-at-end.yaml": "title: t\nphrases:",
+    "unicode-error.yaml": "title: Łódź 😀\nphrases: [Łódź, 😀]\nenabled: maybe\n",
+}
+
+
+def load_outcome(folder: Path) -> object:
+    try:
+        return load_rule_set(folder)
+    except RuleError as error:
+        return [str(p) for p in error.problems]
+
+
+@pytest.mark.parametrize("files", [PARSER_FOLDER, PARSER_ERRORS], ids=["valid", "errors"])
+def test_libyaml_loads_a_folder_exactly_as_the_pure_parser(
+    files: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not yaml.__with_libyaml__:
+        pytest.skip("PyYAML was built without libyaml")
+    for name, text in files.items():
+        write(tmp_path, name, text)
+    fast = load_outcome(tmp_path)
+    with monkeypatch.context() as patch:
+        without_libyaml(patch)
+        pure = load_outcome(tmp_path)
+    assert fast == pure
+    if files is PARSER_FOLDER:
+        assert isinstance(fast, RuleSet) and len(fast.rules) == 4
+    else:
+        assert isinstance(fast, list) and len(fast) >= len(files)
+
+
+def test_rules_load_without_libyaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    without_libyaml(monkeypatch)
+    write(tmp_path, "syria.yaml", SYRIA)
+    write(tmp_path, "bad.yaml", "title: t\nphrases: [x\n")
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{tmp_path / 'bad.yaml'}:3:1: invalid YAML: expected ',' or ']', but got '<stream end>'"
+    ]
+    (tmp_path / "bad.yaml").unlink()
+    assert [rule.id for rule in load_rules(tmp_path)] == ["syria"]

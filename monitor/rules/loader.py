@@ -727,7 +727,7 @@ def load_rule_set(folder: FsPath, channels: Iterable[str] | None = None) -> Rule
     channel_set = None if channels is None else tuple(channels)
     problems: list[Problem] = []
     dictionary: dict[str, Entity] = {}
-    # Parsed once: YAML parsing is most of the time a large rule folder takes to load.
+    # Parsed once: YAML parsing is a large share of the time a big rule folder takes.
     rule_docs: list[tuple[FsPath, Located]] = []
     for file in rule_files(folder):
         try:
