@@ -181,8 +181,9 @@ def generate(path: Path, stories: int, now: datetime) -> tuple[int, float]:
 
     A bulk load, as one would restore a dump: the schema comes from the real
     migrations; its indexes and triggers are set aside while the rows go in,
-    then rebuilt, the full-text index and the per-day counts included, so the
-    result is the database the daemon would have written row by row.
+    then rebuilt, the full-text index (then merged into one segment) and the
+    per-day counts included, so the result is the database the daemon would
+    have written row by row.
     """
     started = time.perf_counter()
     Store.open(path).close()
@@ -227,6 +228,10 @@ def generate(path: Path, stories: int, now: datetime) -> tuple[int, float]:
         conn.execute(sql)
     _progress("full-text index")
     conn.execute("INSERT INTO stories_fts (stories_fts) VALUES ('rebuild')")
+    # A rebuild leaves many segments waiting to be merged (far more than the
+    # daemon's writes ever do, with crisismerge at 64); merged now, as after a
+    # restore, the timed cycles pay for their own segments' merges, not for the bulk load's.
+    conn.execute("INSERT INTO stories_fts (stories_fts) VALUES ('optimize')")
     _progress("per-day counts")
     for sql in DAILY_COUNTS_BACKFILL:
         conn.execute(sql)
@@ -367,6 +372,8 @@ def cycles(path: Path, now: datetime) -> tuple[list[str], float]:
     # A running daemon has its connection and caches warm (the band index built):
     # one small cycle first.
     insert_cycle(store, cycle_work(now, seed=1, count=2_000), POLL)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    os.sync()  # what opening (a migration) and the warm-up wrote goes out now, not later
     runs = (
         (f"one transaction per poll of {POLL}", CYCLE, POLL, True),
         (f"one transaction per poll of {POLL}, without syndication clustering", CYCLE, POLL, False),
@@ -582,8 +589,9 @@ on the machine at the same time: take the slowest runs as upper bounds.
 
 The benchmark generates {stories:,} stories and {hits:,} hits (one delivery
 each) spread over the last 90 days into a fresh database with the real schema
-(migrations, FTS5 index, per-day count triggers; {size:.1f} GB, generated in
-{generated:.0f} s as a bulk load that rebuilds the indexes at the end), with the
+(migrations, FTS5 index, per-day counts; {size:.1f} GB, generated in
+{generated:.0f} s as a bulk load that rebuilds the indexes at the end and merges
+the full-text index into one segment, as after a restore), with the
 syndication signatures of the {signed:,} stories of the last 72 hours. 200
 sources; 50 rules with a long tail (the busiest has {busiest:.0f}% of the hits,
 `{rule}` {rule_share:.0f}%, {rule_24h:,} of them in the last 24 hours);
@@ -614,9 +622,10 @@ How the reads stay fast:
   `idx_hits_rule_matched_at` backwards; `--search` takes the story ids from
   FTS5 and sorts their hits by `idx_hits_story (story_id, matched_at)`
   without reading them.
-- `monitor stats` never reads `hits`: triggers keep `daily_hits_by_rule`,
-  `daily_hits_by_source` and `daily_deliveries` exact, so 30 days is a few
-  thousand rows however long the history is.
+- `monitor stats` never reads `hits`: `daily_hits_by_rule`,
+  `daily_hits_by_source` and `daily_deliveries` are kept exact (the store
+  adds each transaction's new rows, triggers follow status changes and
+  deletions), so 30 days is a few thousand rows however long the history is.
 - The CLI imports the daemon, the HTTP stack, the rule loader and sqlite-utils
   only in the commands that need them; most of the time above is interpreter
   start and imports.
@@ -624,54 +633,92 @@ How the reads stay fast:
 {writes}
 
 How the writes are kept short (`monitor/cycle.py`, `monitor/store/db.py`,
-`monitor/store/bands.py`), and what each change was worth on the first row's
-work, measured on this data set while making it:
+`monitor/store/owed.py`, `monitor/store/bands.py`, migrations 9 and 10), and
+what each change was worth on the first row's work, measured on this data
+set while making it (CPU time per statement; the machine's noise is about
+20%):
 
 - One transaction per poll: `poll_source` matches a poll's new stories first,
-  then stores them in one `Store.batch()`, each story a savepoint in it so a
-  duplicate skips only itself. A commit costs more than a story: compare the
-  third row.
-- Savepoint journals in memory (`PRAGMA temp_store = MEMORY`): as temporary
-  files they spilled to disk past 64 KiB, which one story's index pages
-  exceed; 2-3 s.
+  then stores them in one `Store.batch()`. A commit costs more than a story:
+  compare the third row.
+- No savepoint per story in that transaction. A story another feed stored
+  first is skipped by `ON CONFLICT DO NOTHING` on its guid and canonical URL
+  (and the cluster row made for it deleted again); any other error in a save
+  spoils the batch, which then rolls back whole and raises, so a half-stored
+  story is never committed. The savepoints cost about 0.4 s: their own
+  statements, and a copy of every page a story touched in the savepoint
+  journal.
+- The per-day counts of new rows are added once per transaction (migration
+  10): the insert triggers ran two upserts per hit (one with a story look-up)
+  and one per delivery, and made SQLite keep a statement journal for every
+  row. The store now adds a transaction's new hits and deliveries with one
+  upsert per (day, key) just before it commits (`store/owed.py`); triggers
+  still follow status changes and deletions. Additions commute, so the counts
+  are exact at every commit (the tests compare them with a fresh `GROUP BY`).
+  The hit and delivery inserts went from 2.1 s to 1.0 s.
 - The full-text index (FTS5, external content) gets a transaction's new
   stories in one `INSERT ... SELECT` just before it commits, not from a row
-  trigger: FTS5 writes its pending terms out as a new segment whenever a
-  savepoint opens, and SQLite opens one for every statement that writes
-  through a trigger inside a transaction, so the trigger made a segment (and
-  soon merges) per story. The first row took 17.5-20 s with the trigger,
-  7-8 s without; the index holds the same rows, so searches find the same.
-- Syndication bands in memory: a story's 21 band keys were rows of
-  `story_bands` under random keys, each on a random page, so every commit
-  wrote out about fifteen pages per story, and the table kept every story
-  ever stored. Clustering took 28 s of the 42 s cycle then, and still about
-  12 s as a `WITHOUT ROWID` table kept to the 72-hour window. The keys are
-  now a dictionary per connection, built from `story_minhash` (the truth,
-  unchanged) and rebuilt when another connection has written: 0.4-0.6 s in
-  the look-ups and 0.2 s storing the signatures (the first two rows differ
-  by that, and by the noise of the machine). It holds the window's stories,
-  about 55 MB for these 33,000, and takes about a second to build, at the
-  daemon's first poll and once a day.
-- Per story, the canonical URL is worked out once, the hit explanations go
-  through one JSON encoder, and a story's deliveries are one `executemany`.
+  trigger (migration 9): FTS5 writes its pending terms out as a new segment
+  whenever a savepoint opens, so the trigger made a segment, and soon merges,
+  per story (17.5-20 s for the first row then, 7-8 s without). Each commit
+  still adds a small segment, and the index now merges them 16 at a time
+  instead of 4 (`automerge`, migration 10), which rewrites each entry about
+  half as often: 1.1 s to 0.8 s. `crisismerge` goes from 16 to 64 with it,
+  so those merges stay incremental (a little work at each write): at 16,
+  whole levels of large segments were merged in one go, and the first run of
+  the third row took 30-40 s longer than the others.
+  What is indexed, and phrase search, are unchanged.
+- Fewer outbox index entries: `idx_deliveries_attempt` answered no query and
+  is gone; `idx_deliveries_target_sent` keeps only sent deliveries, the only
+  ones its queries ask about, so a new delivery is no entry in it.
+- Per story, one statement for its hits (`INSERT ... RETURNING` gives their
+  ids back by rule) and one `executemany` for its deliveries; the `sources`
+  row is made sure of once per source and connection, not per story; the
+  canonical URL is worked out once and the explanations go through one JSON
+  encoder. Syndication bands are a dictionary per connection, built from
+  `story_minhash` (a story's 21 band keys as rows were about 28 s of a 42 s
+  cycle); inside a write transaction it no longer asks `PRAGMA data_version`
+  before each look-up, and a story's keys are computed once for its look-up
+  and its insertion. It holds the 72-hour window's stories, about 55 MB for
+  these 33,000, and takes about a second to build, at the daemon's first poll
+  and once a day.
+- Statement journals in memory (`PRAGMA temp_store = MEMORY`): as temporary
+  files they spill to disk past 64 KiB; 2-3 s when every story had a
+  savepoint.
 - `PRAGMA synchronous = NORMAL` (WAL mode): a commit is not synced to disk,
   the WAL is at each checkpoint. A crash of the daemon loses nothing it
   committed; a power cut can lose the last transactions but never corrupts
-  the database.
+  the database. Checkpoints come every 32,000 pages (128 MB of WAL) instead
+  of 1,000 (`PRAGMA wal_autocheckpoint`): a poll's commit writes about 360
+  pages, mostly the same hot ones (the ends of the tables, each rule's end of
+  `idx_hits_rule_matched_at`), and a checkpoint copies and syncs a page once
+  however often it was written since the last one. The step to 8,000 was
+  worth 0.3-0.4 s of wall time here while the disk was busy, the step to
+  32,000 about as much again in the medians of noisy runs (a cycle writes
+  about 400 MB instead of 500 MB, and waits on the disk a quarter as often
+  or less); little CPU time either way.
 
-Where the first row's time goes now (per-statement timing; it shifts with the
-load on the machine): the hits and their deliveries, with their per-day count
-triggers and eleven indexes, about a third; the full-text index a fifth to a
-quarter (its `INSERT` and its share of each commit; compare the second and
-last rows); the rest of the commits (the pages written out) about a sixth;
-the story rows with their seven indexes and the identity look-ups about a
-tenth; Python the rest. That is SQLite maintaining the indexes the reads
-above rely on (without clustering and the full-text index the cycle is just
-under the target: last row). Closing the gap means giving an index up or moving work
-out of the poll's transaction, such as indexing new stories for search a few
-seconds later. Measured and left alone, each under 0.5 s here and within the
-noise of this machine: FTS5 `automerge` 8 instead of 4, `wal_autocheckpoint`
-8,000 pages instead of 1,000, a 32 MB page cache, `mmap_size`.
+Nothing is deferred out of the timed cycle: the full-text entries and the
+counts are written before each commit, and the checkpoints a cycle's pages
+call for (two or three) run inside it.
+
+Where the first row's CPU time goes now (per-statement timing; the shares
+shift with the load on the machine): the full-text index a fifth to a
+quarter (the tokenizer: some 1.7 million words a cycle; compare the second
+and last rows); the hits an eighth (five
+indexes: `idx_hits_rule_matched_at` alone dirties about 95 pages a commit,
+one at the end of each rule's range); the commits a tenth (about 360 pages
+each, and the checkpoints); the deliveries, the story rows, and the
+identity look-ups with the signatures and cluster rows a twelfth each;
+Python about a third (canonical URLs, the band look-ups, building the rows
+and the statement calls). What is left is SQLite maintaining the indexes
+the reads above and the outbox rely on, and tokenizing the text for search.
+Between that CPU time and the wall time is waiting: for the disk at
+checkpoints, and for a core while other work runs on this two-core machine.
+Measured and left alone: FTS5 `columnsize=0` (about 5% of the index's time,
+not worth rebuilding the index), a larger page cache (fewer reads from the
+operating system's cache, within the noise; memory for every connection),
+`mmap_size`, and dropping `idx_hits_severity_matched_at` (within the noise).
 """
 
 

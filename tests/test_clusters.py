@@ -214,6 +214,24 @@ def test_a_story_another_connection_stored_is_found(store: Store, tmp_path: Path
     assert store_new(store, copy) == wire
 
 
+def test_a_batch_finds_what_another_connection_stored_before_it_began(
+    store: Store, tmp_path: Path
+) -> None:
+    with store.batch():  # the band index is built, and checked once, inside a transaction
+        store_new(store, wire_story("other", "https://other.example/pm", "PM", QUAKE_OTHER))
+    writer = Store.open(tmp_path / "monitor.db")
+    try:
+        wire = store_new(writer, wire_story("wire", "https://wire.example/q", "Quake", QUAKE))
+    finally:
+        writer.close()
+
+    with store.batch():
+        copy = wire_story("paper", "https://paper.example/q", "Tsunami warning", QUAKE_TRIMMED)
+        assert store_new(store, copy) == wire
+        again = wire_story("radio", "https://radio.example/q", "Tsunami", QUAKE_TRIMMED)
+        assert store_new(store, again) == wire
+
+
 def test_an_update_rolled_back_leaves_the_story_findable_by_its_old_text(store: Store) -> None:
     first = wire_story("wire", "https://wire.example/q", "Quake", QUAKE)
     wire = store_new(store, first)

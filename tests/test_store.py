@@ -13,8 +13,9 @@ import pytest
 import sqlite_utils
 
 from monitor.datasette import metadata_for
+from monitor.errors import StoreError
 from monitor.models import Hit, Match, Rule, Story
-from monitor.store import Store
+from monitor.store import Store, outbox
 from monitor.store.queries import HitQuery, list_sql
 from monitor.store.schema import MIGRATIONS
 
@@ -100,6 +101,7 @@ def test_the_database_works_with_sqlite_utils_and_datasette(store: Store) -> Non
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 32000
     db = sqlite_utils.Database(str(store.path))
     assert {"sources", "clusters", "stories", "hits", "deliveries"} <= set(db.table_names())
     assert db.table("stories").detect_fts() == "stories_fts"
@@ -222,20 +224,48 @@ def search(store: Store, text: str) -> list[str]:
     ]
 
 
-def test_a_batch_is_searchable_once_it_ends_and_a_failed_save_leaves_no_entry(
-    store: Store,
-) -> None:
-    broken = {"syria": [("slack", "#desk"), ("slack", "#desk")]}
+def test_a_batch_is_searchable_once_it_ends(store: Store) -> None:
     with store.batch():
         store.save(story(1, title="Assad meets envoy"), [], {})
         assert store.save(story(1, title="Assad meets envoy"), [], {}) == []
-        failing = story(2, title="Assad again")
-        with pytest.raises(sqlite3.IntegrityError):
-            store.save(failing, [hit(SYRIA, failing)], broken)
+        assert search(store, "Assad") == []
         store.save(story(3, title="Assad in Moscow"), [], {})
 
     assert search(store, "Assad") == ["urn:test:1", "urn:test:3"]
     store.conn.execute("INSERT INTO stories_fts (stories_fts) VALUES ('integrity-check')")
+
+
+def test_a_failed_save_spoils_its_batch_even_when_caught(store: Store) -> None:
+    store.save(story(1, title="Assad meets envoy"), [hit(SYRIA, story(1))], ROUTES)
+    before = _recount(store)
+    broken = {"syria": [("slack", "#desk"), ("slack", "#desk")]}
+
+    with pytest.raises(StoreError, match="UNIQUE constraint failed") as raised, store.batch():
+        store.save(story(2, title="Assad again"), [hit(SYRIA, story(2))], ROUTES)
+        failing = story(3, title="Assad in Moscow")
+        with pytest.raises(sqlite3.IntegrityError):
+            store.save(failing, [hit(SYRIA, failing)], broken)  # its story and hit are in
+        store.save(story(4, title="Assad in Geneva"), [], {})
+
+    assert isinstance(raised.value.__cause__, sqlite3.IntegrityError)
+    assert not store.conn.in_transaction
+    assert store.conn.execute("SELECT guid FROM stories").fetchall() == [("urn:test:1",)]
+    assert store.conn.execute("SELECT count(*) FROM clusters").fetchone()[0] == 1
+    assert search(store, "Assad") == ["urn:test:1"]
+    assert _recount(store) == before
+    store.conn.execute("INSERT INTO stories_fts (stories_fts) VALUES ('integrity-check')")
+    with store.batch():  # the next batch is not spoiled
+        store.save(story(2, title="Assad again"), [hit(SYRIA, story(2))], ROUTES)
+    assert search(store, "Assad") == ["urn:test:1", "urn:test:2"]
+
+
+def test_a_duplicate_in_a_batch_leaves_no_cluster_behind(store: Store) -> None:
+    with store.batch():
+        store.save(story(1), [], {})
+        assert store.save(replace(story(1), guid="other"), [], {}) == []  # same URL
+        assert store.save(replace(story(2), guid="urn:test:1"), [], {}) == []  # same guid
+
+    assert store.conn.execute("SELECT id FROM clusters").fetchall() == [(1,)]
 
 
 def test_a_story_updated_in_the_batch_that_stored_it_is_indexed_once(store: Store) -> None:
@@ -299,7 +329,7 @@ def _recount(store: Store) -> tuple[list[list[tuple[object, ...]]], ...]:
     return kept, fresh
 
 
-def test_triggers_keep_the_daily_counts_exact(store: Store) -> None:
+def test_the_daily_counts_stay_exact(store: Store) -> None:
     for n in range(1, 5):
         s = story(n, "world" if n % 2 else "wire", title="Assad meets envoy")
         store.save(s, [hit(SYRIA, s), hit(ENERGY, s)], ROUTES)
@@ -315,6 +345,75 @@ def test_triggers_keep_the_daily_counts_exact(store: Store) -> None:
     store.prune(retention_days=1, keep_hits=False, now=datetime.now(UTC) + timedelta(days=30))
 
     assert _recount(store) == ([[], [], []], [[], [], []])
+
+
+def test_the_daily_counts_stay_exact_through_batches_updates_replays_and_rollbacks(
+    store: Store,
+) -> None:
+    first, copy = story(1, "world", "Assad meets envoy"), story(2, "wire", "Assad meets envoy")
+    with store.batch():
+        store.save(first, [hit(SYRIA, first)], ROUTES)
+        # A copy from another feed joins the cluster: only the rule new to it counts.
+        store.save(copy, [hit(SYRIA, copy), hit(ENERGY, copy)], ROUTES, cluster_id=1)
+        # An update found under the first story's URL counts under the stored source.
+        known = store.known(replace(first, source="wire"))
+        assert known is not None
+        store.update(known, replace(first, source="wire", title="Assad"), "new", [], ROUTES)
+        store.mark_sent(store.pending_deliveries()[0].id)  # a status change mid-batch
+    with pytest.raises(RuntimeError), store.batch():
+        store.save(story(3, title="Assad again"), [hit(SYRIA, story(3))], ROUTES)
+        raise RuntimeError("poll failed")
+    third = story(4, "world", "Assad in Moscow")
+    store.save(third, [], {})
+    stored = store.known(third)
+    assert stored is not None
+    replayed = [(stored.story_id, stored.cluster_id, hit(ENERGY, third))]
+    assert store.add_hits(replayed) == 1  # no deliveries: history, not news
+
+    kept, fresh = _recount(store)
+    assert kept == fresh
+    assert kept[0] == [(fresh[0][0][0], "energy", 2), (fresh[0][0][0], "syria", 1)]
+    with store.batch():  # retention inside a batch sees this batch's rows counted
+        store.save(story(5, title="Assad"), [hit(SYRIA, story(5))], ROUTES)
+        store.prune(retention_days=1, keep_hits=False, now=datetime.now(UTC) + timedelta(days=30))
+    assert _recount(store) == ([[], [], []], [[], [], []])
+
+
+def test_a_version_9_database_is_upgraded_to_count_new_rows_in_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "v9.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for migration in MIGRATIONS[:9]:
+        migration(db)
+    conn.execute("PRAGMA user_version = 9")
+    conn.execute("INSERT INTO sources (name) VALUES ('world')")
+    conn.execute("INSERT INTO clusters (id, title, first_seen_at) VALUES (1, 't', 'now')")
+    conn.execute(
+        "INSERT INTO stories (cluster_id, source, guid, published_at, fetched_at) "
+        "VALUES (1, 'world', 'g', '2026-11-01T09:00:00+00:00', '2026-11-01T10:00:00+00:00')"
+    )
+    conn.execute(
+        "INSERT INTO hits (rule, story_id, cluster_id, matched_at) "
+        "VALUES ('syria', 1, 1, '2026-11-01T10:00:00+00:00')"
+    )
+    conn.execute(
+        "INSERT INTO deliveries (hit_id, channel, target, created_at) "
+        "VALUES (1, 'slack', '#desk', '2026-11-01T10:00:00+00:00')"
+    )
+    conn.close()
+
+    store = Store.open(path)
+    s = story(2, title="Assad meets envoy")
+    store.save(s, [hit(SYRIA, s)], ROUTES)
+
+    kept, fresh = _recount(store)
+    assert kept == fresh and kept[0][0] == ("2026-11-01", "syria", 1)
+    schema = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master")}
+    assert {"hits_counted", "deliveries_counted", "idx_deliveries_attempt"} & schema == set()
+    assert {"hits_uncounted", "deliveries_recounted", "deliveries_uncounted"} <= schema
+    merges = "SELECT k, v FROM stories_fts_config WHERE k LIKE '%merge' ORDER BY k"
+    assert store.conn.execute(merges).fetchall() == [("automerge", 16), ("crisismerge", 64)]
+    store.close()
 
 
 def test_stats_read_hits_per_rule_per_day_sources_and_deliveries(store: Store) -> None:
@@ -425,3 +524,20 @@ def test_json_matches_round_trip_unchanged(store: Store) -> None:
         }
     ]
     assert json.loads(json.dumps(row)) == row
+
+
+def test_the_outbox_lookups_of_earlier_messages_use_an_index(store: Store) -> None:
+    s = story(1, title="Assad meets envoy")
+    store.save(s, [hit(SYRIA, s)], ROUTES)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    outbox.known_slack_channel(store.conn, "#desk")
+    outbox.last_message(store.conn, "syria", "slack", "#desk", NOW)
+    outbox.recent_messages(store.conn, "slack", "#desk", NOW)
+    store.conn.set_trace_callback(None)
+
+    assert len(statements) == 3
+    for sql in statements:
+        steps = plan(store, sql, [])
+        scans = [s for s in steps.splitlines() if s.startswith("SCAN") and "CONSTANT" not in s]
+        assert scans == [], steps

@@ -35,7 +35,10 @@ REBUILD_EVERY = timedelta(hours=24)
 #: Candidates are read from SQLite this many at a time, best first.
 _CHUNK = 100
 _BAND_BYTES = dedupe.ROWS * 4
-_POSITIONS = [bytes([band]) for band in range(dedupe.BANDS)]
+#: (position, first byte, end) of each band's key.
+_SLICES = [
+    (bytes([band]), band * _BAND_BYTES, (band + 1) * _BAND_BYTES) for band in range(dedupe.BANDS)
+]
 
 #: (story id, cluster id, source, title, signature) of a stored story.
 Candidate = tuple[int, int, str, str | None, bytes]
@@ -47,8 +50,7 @@ def band_keys(sig: bytes) -> list[bytes]:
     Equal keys are equal bands, exactly; ``dedupe.band_keys`` hashes the same
     bytes to 64 bits, which SQLite needed and a dictionary does not.
     """
-    size = _BAND_BYTES
-    return [position + sig[n * size : (n + 1) * size] for n, position in enumerate(_POSITIONS)]
+    return [position + sig[start:end] for position, start, end in _SLICES]
 
 
 class BandIndex:
@@ -63,6 +65,24 @@ class BandIndex:
         #: Changes with every build and every change: a rollback past a change
         #: leaves the index ahead of the database, and the caller drops it (``forget``).
         self.version = 0
+        # Inside a write transaction of ours no other connection can commit: once
+        # checked there, ``PRAGMA data_version`` need not be asked again until it ends.
+        self._writing = self._checked = False
+        # A story's keys are wanted twice (its lookup, then its ``add``): the last ones.
+        self._last: tuple[bytes, list[bytes]] = (b"", [])
+
+    def begin(self) -> None:
+        """Our connection holds the write lock (a write transaction began)."""
+        self._writing, self._checked = True, False
+
+    def end(self) -> None:
+        """Our write transaction ended; other connections may write again."""
+        self._writing = self._checked = False
+
+    def _keys(self, sig: bytes) -> list[bytes]:
+        if self._last[0] != sig:
+            self._last = (sig, band_keys(sig))
+        return self._last[1]
 
     def forget(self) -> None:
         """Drop the index; the next lookup builds it again from the database."""
@@ -80,8 +100,7 @@ class BandIndex:
         """
         self._ensure(conn, now)
         counts: dict[int, int] = {}
-        for key in band_keys(sig):
-            found = self._ids.get(key)
+        for found in map(self._ids.get, self._keys(sig)):
             if found is None:
                 continue
             for story_id in (found,) if isinstance(found, int) else found:
@@ -113,11 +132,11 @@ class BandIndex:
             return  # the build will read it
         self.version += 1
         ids = self._ids
-        for key in band_keys(sig):
-            found = ids.get(key)
-            if found is None:
-                ids[key] = story_id
-            elif isinstance(found, int):
+        for key in self._keys(sig):
+            found = ids.setdefault(key, story_id)
+            if found is story_id:  # the key was new
+                continue
+            if isinstance(found, int):
                 ids[key] = [found, story_id]
             else:
                 found.append(story_id)
@@ -139,8 +158,11 @@ class BandIndex:
         self.add(story_id, new)
 
     def _ensure(self, conn: sqlite3.Connection, now: datetime) -> None:
+        if self._checked and self._built_at is not None and now - self._built_at < REBUILD_EVERY:
+            return
         # data_version changes when another connection commits, never for our own writes.
         data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        self._checked = self._writing
         if (
             self._built_at is not None
             and data_version == self._data_version

@@ -6,29 +6,30 @@ it. The connection runs in autocommit mode and every write takes the lock up
 front (``tx.immediate``), which is what lets the daemon write while `monitor
 hits` and friends read, with no "database is locked" errors.
 
-New stories enter the full-text index at the end of their transaction (one
-statement for a whole ``batch``), not row by row from a trigger (migration 9):
-FTS5 writes its pending terms out as a new segment whenever a savepoint opens,
-and SQLite opens one for each story's ``save`` and for every statement that
-writes through a trigger, so the trigger made a segment, and soon a merge,
-for every story of a poll.
+A transaction's new stories enter the full-text index, and its new hits and
+deliveries the per-day counts, once, just before it commits (store/owed.py;
+migrations 9 and 10), not row by row from triggers. Inside a ``batch`` (one
+poll) a story is no savepoint of its own: a duplicate skips itself through
+``ON CONFLICT DO NOTHING``, and any other failure rolls the batch back.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import cached_property
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.errors import StoreError
 from monitor.models import Alert, Hit, Match, Story
 from monitor.store import clusters, queries, retention, sources, stats
+from monitor.store.owed import Owed
 from monitor.store.queries import HitQuery
 from monitor.store.retention import PruneReport
 from monitor.store.schema import migrate
@@ -59,6 +60,16 @@ class PendingDelivery:
 _encode_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
+@lru_cache(maxsize=2)
+def _second(second: int) -> str:
+    return isoformat(datetime.fromtimestamp(second, UTC))
+
+
+def _stamp_now() -> str:
+    """``isoformat(utcnow())``, worked out once a second (it is to the second anyway)."""
+    return _second(int(time.time()))
+
+
 def matches_to_json(matches: Iterable[Match]) -> str:
     # vars(), not dataclasses.asdict: asdict deep-copies every field, a third of
     # the Python time of storing a hit. The keys are the Match fields, in order.
@@ -69,8 +80,13 @@ def matches_from_json(text: str | None) -> tuple[Match, ...]:
     return tuple(Match(**item) for item in json.loads(text or "[]"))
 
 
-class _AlreadyStored(Exception):
-    """The story's guid or canonical URL is already in the database."""
+@cache  # a story has a handful of hits: a few counts ever
+def _hit_values(count: int) -> str:
+    return ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
+
+
+# A poll's stories share their fetch time.
+_fetched_at = lru_cache(maxsize=4)(isoformat)
 
 
 class Store:
@@ -79,10 +95,15 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        # Stories stored in the open transaction and not yet in the full-text
-        # index, and how deep in our own writes we are (see ``_write``).
-        self._unindexed: list[int] = []
+        # What the open transaction owes before it commits, and how deep in our
+        # own writes we are (see ``_write``).
+        self._owed = Owed()
         self._depth = 0
+        # The first error of a save inside the open batch, if any (see ``batch``).
+        self._spoiled: BaseException | None = None
+        # Sources known to have a row (committed): no per-story INSERT OR IGNORE.
+        # Nothing deletes a source.
+        self._sources: set[str] = set()
         self._bands = clusters.band_index()
 
     @classmethod
@@ -99,8 +120,12 @@ class Store:
             conn.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL is still crash-safe; it only skips an fsync per commit.
             conn.execute("PRAGMA synchronous = NORMAL")
-            # Savepoint journals (a batch's stories) in memory, not temporary files:
-            # they spill past 64 KiB, which one story's index pages exceed.
+            # Checkpoint every 32,000 pages (128 MB of WAL), not 1,000: a poll's commit
+            # writes a few hundred pages, most of them the same hot pages each time,
+            # which a checkpoint copies (and syncs) once however often they were written.
+            conn.execute("PRAGMA wal_autocheckpoint = 32000")
+            # Statement and savepoint journals in memory, not temporary files: they
+            # spill past 64 KiB, which one statement's index pages can exceed.
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -124,56 +149,63 @@ class Store:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Make the writes inside one transaction (each ``save`` becomes a savepoint).
+        """Make the writes inside one transaction.
 
         A commit costs far more than a story's rows: storing one poll's new
         stories in one batch is what keeps a 20,000-story cycle within seconds.
         Keep awaits out of the block; the write lock is held until it ends.
         Full-text search sees the batch's stories once it ends.
+
+        A story already stored (same guid or canonical URL) skips only itself.
+        Any other failure of a ``save`` spoils the whole batch, even if the
+        caller catches it: the batch then rolls back and raises StoreError, so
+        no half-stored story is ever committed. (A savepoint per story would
+        let the others go on, at about a tenth of a cycle's time.)
         """
         with self._write():
             yield
+            if self._spoiled is not None:
+                raise StoreError(
+                    f"a story could not be stored ({self._spoiled}), so none of its "
+                    "batch was: the whole batch is rolled back",
+                    hint="the error above is the cause; the next poll stores these stories again",
+                ) from self._spoiled
 
     @contextmanager
     def _write(self) -> Iterator[None]:
         """One transaction of ours (a savepoint inside another).
 
-        The outermost one indexes its new stories for full-text search before
-        it commits. One that fails forgets what its rollback undoes: its
-        stories' place in the queue for the full-text index and, if it changed
-        the in-memory band index, that index (built again on next use).
+        The outermost one pays what it owes (store/owed.py: full-text entries
+        and per-day counts of its new rows) before it commits. One that fails
+        forgets what its rollback undoes: its share of what is owed and, if it
+        changed the in-memory band index, that index (built again on next use).
         """
         outermost = self._depth == 0
-        mark, bands = len(self._unindexed), self._bands.version
+        owed = self._owed
+        mark, bands = owed.mark(), self._bands.version
         self._depth += 1
         try:
             with immediate(self.conn):
+                if outermost:
+                    self._spoiled = None
+                    self._bands.begin()
                 yield
                 if outermost:
-                    self._index_new_stories()
+                    owed.index_stories(self.conn)
+                    owed.count_rows(self.conn)
+            if outermost:
+                self._sources.update(owed.sources)
+                owed.sources.clear()
         except BaseException:
-            del self._unindexed[mark:]
+            owed.rollback(mark)
             if self._bands.version != bands:
                 self._bands.forget()
             raise
         finally:
             self._depth -= 1
-
-    def _index_new_stories(self) -> None:
-        """Add the stories stored since the last call to the full-text index.
-
-        ``stories_fts`` has external content: the text is read from ``stories``.
-        """
-        ids = self._unindexed[:]
-        self._unindexed.clear()
-        for start in range(0, len(ids), 500):  # stay well under SQLite's variable limit
-            chunk = ids[start : start + 500]
-            self.conn.execute(
-                "INSERT INTO stories_fts (rowid, title, summary, body) "
-                "SELECT id, title, summary, body FROM stories "
-                f"WHERE id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
+            if outermost:
+                self._spoiled = None
+                self._bands.end()
 
     # Sources -----------------------------------------------------------------
 
@@ -260,11 +292,17 @@ class Store:
         now = utcnow()
         # The index's update trigger deletes the old text from the index: a story
         # of this batch must be in it first. Outside our savepoint, which may roll back.
-        self._index_new_stories()
+        self._owed.index_stories(self.conn)
         with self._write():
             clusters.update_story(self.conn, known.story_id, story, content_hash, now)
             clusters.add_signature(self.conn, self._bands, known.story_id, signature)
-            return self._save_hits(known.story_id, known.cluster_id, hits, routes, isoformat(now))
+            # Hits count under the stored story's source (the update may come from another feed).
+            (source,) = self.conn.execute(
+                "SELECT source FROM stories WHERE id = ?", [known.story_id]
+            ).fetchone()
+            return self._save_hits(
+                known.story_id, known.cluster_id, source, hits, routes, isoformat(now)
+            )
 
     def save(
         self,
@@ -283,95 +321,133 @@ class Store:
         new hit ids; an already-known story stores nothing and returns [].
         The story starts its own cluster unless ``cluster_id`` names the one
         it is a copy of. A rule fires once per cluster: a hit on a cluster
-        that already has one for the rule is not stored again.
+        that already has one for the rule is not stored again. Atomic: its own
+        transaction, or inside a ``batch`` all or nothing with the batch.
         """
-        now = isoformat(utcnow())
+        args = (story, hits, routes, cluster_id, signature, content_hash, backdated)
+        if not self._depth:
+            with self._write():
+                return self._insert(*args)
+        # Inside a batch, no savepoint per story (see ``batch``): a failure spoils the batch.
+        try:
+            return self._insert(*args)
+        except BaseException as exc:
+            self._spoiled = self._spoiled or exc
+            raise
+
+    def _insert(
+        self,
+        story: Story,
+        hits: Iterable[Hit],
+        routes: dict[str, list[tuple[str, str]]],
+        cluster_id: int | None,
+        signature: bytes | None,
+        content_hash: str,
+        backdated: bool,
+    ) -> list[int]:
+        """The writes of ``save``, inside the caller's transaction."""
+        now = _stamp_now()
         url = clusters.canonical_url(story.url) if story.url else ""
         conn = self.conn
-        try:
-            with self._write():
-                conn.execute("INSERT OR IGNORE INTO sources (name) VALUES (?)", [story.source])
-                if cluster_id is None:
-                    cluster_id = conn.execute(
-                        "INSERT INTO clusters (title, first_seen_at) VALUES (?, ?)",
-                        [story.title, now],
-                    ).lastrowid
-                try:
-                    story_id = conn.execute(
-                        """
-                        INSERT INTO stories (cluster_id, source, url, canonical_url, guid, title,
-                                             summary, body, published_at, fetched_at, language,
-                                             content_hash, backdated, extract_error)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                        [
-                            cluster_id,
-                            story.source,
-                            story.url,
-                            url,
-                            story.guid,
-                            story.title,
-                            story.summary,
-                            story.body,
-                            isoformat(story.published_at),
-                            isoformat(story.fetched_at),
-                            story.language,
-                            content_hash,
-                            int(backdated),
-                            story.extract_error,
-                        ],
-                    ).lastrowid
-                except sqlite3.IntegrityError as exc:
-                    raise _AlreadyStored from exc
-                story_id = story_id or 0
-                self._unindexed.append(story_id)
-                clusters.add_signature(conn, self._bands, story_id, signature, new=True)
-                return self._save_hits(story_id, cluster_id or 0, hits, routes, now)
-        except _AlreadyStored:
-            # Stored meanwhile under the same URL or guid (another feed in the same cycle).
+        if story.source not in self._sources and story.source not in self._owed.sources:
+            conn.execute("INSERT OR IGNORE INTO sources (name) VALUES (?)", [story.source])
+            self._owed.sources.append(story.source)
+        new_cluster = cluster_id is None
+        if cluster_id is None:
+            cluster_id = conn.execute(
+                "INSERT INTO clusters (title, first_seen_at) VALUES (?, ?)", [story.title, now]
+            ).lastrowid
+        cursor = conn.execute(
+            """
+            INSERT INTO stories (cluster_id, source, url, canonical_url, guid, title, summary,
+                                 body, published_at, fetched_at, language, content_hash,
+                                 backdated, extract_error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """,
+            [
+                cluster_id,
+                story.source,
+                story.url,
+                url,
+                story.guid,
+                story.title,
+                story.summary,
+                story.body,
+                isoformat(story.published_at),
+                _fetched_at(story.fetched_at),
+                story.language,
+                content_hash,
+                int(backdated),
+                story.extract_error,
+            ],
+        )
+        if not cursor.rowcount:
+            # Stored meanwhile under the same URL or guid (another feed in the same cycle):
+            # only a unique index can say no here, and the new cluster goes again.
+            if new_cluster:
+                conn.execute("DELETE FROM clusters WHERE id = ?", [cluster_id])
             return []
+        story_id = cursor.lastrowid or 0
+        self._owed.stories.append(story_id)
+        clusters.add_signature(conn, self._bands, story_id, signature, new=True)
+        return self._save_hits(story_id, cluster_id or 0, story.source, hits, routes, now)
 
     def _save_hits(
         self,
         story_id: int,
         cluster_id: int,
+        source: str,
         hits: Iterable[Hit],
         routes: dict[str, list[tuple[str, str]]],
         now: str,
     ) -> list[int]:
-        """The hits and deliveries of ``save``, inside its transaction."""
-        conn = self.conn
+        """The hits and deliveries of ``save``, inside its transaction.
+
+        ``source`` is the stored story's, for the per-day counts.
+        """
+        rows = [
+            (
+                hit.rule.id,
+                hit.rule.title,
+                story_id,
+                cluster_id,
+                # Rules gain a severity in a later change; until then every hit is normal.
+                getattr(hit.rule, "severity", "normal"),
+                matches_to_json(hit.matches),
+                now,
+            )
+            for hit in hits
+        ]
+        if not rows:
+            return []
+        # One statement for the story's hits: the ids come back by rule (a rule
+        # hits a cluster once, so a rule's second hit is skipped like any other).
+        stored = dict(
+            self.conn.execute(
+                "INSERT INTO hits (rule, rule_title, story_id, cluster_id, severity, matches, "
+                f"matched_at) VALUES {_hit_values(len(rows))} "
+                "ON CONFLICT (cluster_id, rule) DO NOTHING RETURNING rule, id",
+                [value for row in rows for value in row],
+            ).fetchall()
+        )
+        day = now[:10]  # what substr(matched_at, 1, 10) says
         hit_ids = []
         deliveries = []
-        for hit in hits:
-            cursor = conn.execute(
-                "INSERT INTO hits (rule, rule_title, story_id, cluster_id, severity, matches, "
-                "matched_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (cluster_id, rule) DO NOTHING",
-                [
-                    hit.rule.id,
-                    hit.rule.title,
-                    story_id,
-                    cluster_id,
-                    # Rules gain a severity in a later change; until then every hit is normal.
-                    getattr(hit.rule, "severity", "normal"),
-                    matches_to_json(hit.matches),
-                    now,
-                ],
-            )
-            if not cursor.rowcount:
+        for row in rows:
+            hit_id = stored.pop(row[0], None)
+            if hit_id is None:
                 continue
-            hit_id = int(cursor.lastrowid or 0)
             hit_ids.append(hit_id)
-            deliveries += [
-                (hit_id, ch, target, now, now) for ch, target in routes.get(hit.rule.id, [])
-            ]
+            self._owed.hits.append((day, row[0], source))
+            deliveries += [(hit_id, ch, target, now, now) for ch, target in routes.get(row[0], [])]
         if deliveries:
-            conn.executemany(
+            self.conn.executemany(
                 "INSERT INTO deliveries (hit_id, channel, target, status, attempts, "
                 "created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)",
                 deliveries,
             )
+            self._owed.deliveries += [(day, row[1]) for row in deliveries]
         return hit_ids
 
     # Deliveries --------------------------------------------------------------
@@ -460,7 +536,10 @@ class Store:
         the bodies of the old stories that stay, and with ``keep_hits=False``
         deletes old hits and their deliveries first. ``dry_run`` only counts.
         """
-        self._index_new_stories()  # the delete trigger needs them indexed (inside a batch)
+        # Inside a batch: the delete trigger needs them indexed, and retention drops
+        # count rows that reach zero, which must not happen before they are counted.
+        self._owed.index_stories(self.conn)
+        self._owed.count_rows(self.conn)
         try:
             return retention.prune(self.conn, retention_days, keep_hits, dry_run, now)
         except sqlite3.OperationalError as exc:
@@ -527,7 +606,15 @@ class Store:
         """
         now = isoformat(utcnow())
         stored = 0
-        with immediate(self.conn):
+        sources: dict[int, str] = {}
+        with self._write():
             for story_id, cluster_id, hit in hits:
-                stored += len(self._save_hits(story_id, cluster_id, [hit], {}, now))
+                if story_id not in sources:
+                    row = self.conn.execute(
+                        "SELECT source FROM stories WHERE id = ?", [story_id]
+                    ).fetchone()
+                    sources[story_id] = row[0] if row else ""
+                stored += len(
+                    self._save_hits(story_id, cluster_id, sources[story_id], [hit], {}, now)
+                )
         return stored

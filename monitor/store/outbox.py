@@ -113,15 +113,17 @@ def last_message(
     conn: sqlite3.Connection, rule: str, channel: str, target: str, now: datetime
 ) -> datetime | None:
     """When ``rule``'s latest message to (channel, target) went, or is due to go."""
-    # Sent ones through the (channel, target, sent_at) index, the rest through status.
+    # Sent ones through the (channel, target, sent_at) index (unary + keeps the planner
+    # off the rule's every hit), the rest through status: the unfinished ones are few,
+    # though table statistics cannot tell the planner so.
     sent, planned = conn.execute(
         """
         SELECT
           (SELECT max(d.sent_at) FROM deliveries d JOIN hits h ON h.id = d.hit_id
            WHERE d.channel = :channel AND d.target = :target AND d.sent_at >= :since
-             AND h.rule = :rule AND d.status = 'sent'),
-          (SELECT max(coalesce(d.due_at, d.planned_at)) FROM deliveries d
-           JOIN hits h ON h.id = d.hit_id
+             AND +h.rule = :rule AND d.status = 'sent'),
+          (SELECT max(coalesce(d.due_at, d.planned_at))
+           FROM deliveries d INDEXED BY idx_deliveries_status JOIN hits h ON h.id = d.hit_id
            WHERE d.status IN ('pending', 'held', 'sending') AND d.planned_at IS NOT NULL
              AND d.channel = :channel AND d.target = :target AND h.rule = :rule)
         """,
@@ -150,7 +152,7 @@ def recent_messages(
         WHERE channel = ? AND target = ? AND sent_at >= ? AND status = 'sent'
         GROUP BY coalesce(attempt_id, id)
         UNION ALL
-        SELECT min(coalesce(due_at, planned_at)) FROM deliveries
+        SELECT min(coalesce(due_at, planned_at)) FROM deliveries INDEXED BY idx_deliveries_status
         WHERE status IN ('pending', 'held', 'sending') AND planned_at IS NOT NULL
           AND channel = ? AND target = ? AND coalesce(due_at, planned_at) >= ?
         GROUP BY CASE WHEN batch = '' THEN 'row:' || id ELSE batch END
@@ -342,8 +344,10 @@ def release(conn: sqlite3.Connection, ids: Sequence[int], now: datetime) -> None
 def known_slack_channel(conn: sqlite3.Connection, target: str) -> str | None:
     """The Slack channel id an earlier message to ``target`` was posted in, if any."""
     row = conn.execute(
+        # Only a sent message has a Slack channel; saying so lets the partial
+        # index on (channel, target, sent_at) find it.
         "SELECT slack_channel FROM deliveries WHERE channel = 'slack' AND target = ? "
-        "AND slack_channel IS NOT NULL ORDER BY id DESC LIMIT 1",
+        "AND sent_at IS NOT NULL AND slack_channel IS NOT NULL ORDER BY id DESC LIMIT 1",
         [target],
     ).fetchone()
     return row[0] if row else None
