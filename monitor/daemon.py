@@ -131,7 +131,7 @@ class Daemon:
         redact(secrets_of(settings))
         self.settings = settings
         #: The rules compiled for matching; replaced whole (one reference) on reload.
-        self.matcher = compile_rules(rules)
+        self.matcher = compile_rules(rules, long_lived=True)
         self.notifiers: dict[str, Notifier] = build_notifiers(settings)
         #: Sends the outbox; kept for the daemon's life (per-channel pacing, parked lanes).
         self.courier = Courier(self.notifiers)
@@ -578,7 +578,7 @@ class _Service:
 
 def _compile_folder(settings: Settings) -> CompiledRules:
     """The rule folder, loaded and compiled (on a worker thread)."""
-    return compile_rules(load_rules(settings.rules, settings.channels))
+    return compile_rules(load_rules(settings.rules, settings.channels), long_lived=True)
 
 
 def _load_all(config: Path) -> tuple[Settings, CompiledRules, Signature]:

@@ -75,7 +75,7 @@ class Replay:
     matcher: CompiledRules = field(init=False)
 
     def __post_init__(self) -> None:
-        self.matcher = compile_rules(self.rules)
+        self.matcher = compile_rules(self.rules, long_lived=True)
         self.counts = {rule.id: RuleCount() for rule in self.rules}
 
     def hits(self) -> Iterator[ReplayHit]:

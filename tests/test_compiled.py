@@ -9,7 +9,9 @@ space. Both engines must return equal lists of Hit, matches included.
 
 from __future__ import annotations
 
+import gc
 import unicodedata
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -407,3 +409,18 @@ def test_word_rows_evicted_from_a_small_cache_give_the_same_answers() -> None:
         )
         assert compiled.match_story(story(body=text)) == match_story(rules, story(body=text))
     assert compiled.cached_windows() <= 64 + 64
+
+
+def test_a_long_lived_rule_set_is_kept_out_of_garbage_collections() -> None:
+    """The daemon's rule set skips the collector's full walks, and still goes when dropped."""
+    rules = [rule(f"r{n}", entities=(Entity(f"Name{n}", (f"Alias {n}",)),)) for n in range(50)]
+    before = gc.get_freeze_count()
+    try:
+        compiled = compile_rules(rules, long_lived=True)
+        assert gc.get_freeze_count() > before + 50  # its plans, terms and indexes among them
+        assert compiled.match_story(story(body="Alias 7 spoke."))[0].rule.id == "r7"
+        dropped = weakref.ref(compiled)
+        del compiled
+        assert dropped() is None  # reference counting frees a frozen set
+    finally:
+        gc.unfreeze()
