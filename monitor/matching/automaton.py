@@ -70,13 +70,15 @@ def search(
         start = following
 
 
-def find_one(term: ExactTerm, fields: Sequence[FieldView]) -> list[tuple[int, int, int]]:
+def find_one(
+    term: ExactTerm, fields: Sequence[FieldView], text: str = ""
+) -> list[tuple[int, int, int]]:
     """Every occurrence of one term, as ``evaluate.find_all`` yields them.
 
     For the terms only some rules need: looked for only in the stories where
-    such a rule is a candidate.
+    such a rule is a candidate. ``text`` is its needle, if made beforehand.
     """
-    text = needle(term.words, term.prefix)
+    text = text or needle(term.words, term.prefix)
     size = len(term.words)
     exact = term.case_sensitive
     found: list[tuple[int, int, int]] = []

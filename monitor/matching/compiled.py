@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
-from monitor.matching.automaton import ExactIndex, ExactTerm, first_folded
+from monitor.matching.automaton import ExactIndex, ExactTerm, first_folded, needle
 from monitor.matching.document import FIELDS, FUZZY_MIN_LENGTH
 from monitor.matching.engine import in_scope
 from monitor.matching.evaluate import WILDCARD
@@ -338,6 +338,7 @@ class CompiledRules:
         self._exact = ExactIndex([(k, exact[k]) for k in sorted(shared) if k >= 0])
         self._fuzzy = FuzzyIndex([(k, fuzzy[k]) for k in sorted(shared) if k < 0], cache_size)
         self._lazy_exact = {key: term for key, term in exact.items() if key not in shared}
+        self._lazy_needles = {k: needle(t.words, t.prefix) for k, t in self._lazy_exact.items()}
         self._lazy = {key: term for key, term in fuzzy.items() if key not in shared}
         self._needs = [
             None if needs is None else self._split(needs, shared, exact) for needs in chosen
@@ -371,6 +372,7 @@ class CompiledRules:
             self._fuzzy.best(fields, vocabulary),
             self._lazy,
             self._lazy_exact,
+            self._lazy_needles,
         )
 
     def _candidates(self, found: StoryHits) -> tuple[list[int], set[int]]:

@@ -44,6 +44,7 @@ class StoryHits:
     fuzzy: list[Best]
     lazy: Mapping[int, FuzzyTerm] = dataclass_field(default_factory=dict)
     lazy_exact: Mapping[int, ExactTerm] = dataclass_field(default_factory=dict)
+    lazy_needles: Mapping[int, str] = dataclass_field(default_factory=dict)  # as ``needle``
     _scored: dict[int, list[tuple[int, float] | None]] = dataclass_field(default_factory=dict)
     _windows: dict[int, list[list[str]]] = dataclass_field(default_factory=dict)
     _exact_words: set[str] | None = None
@@ -62,7 +63,7 @@ class StoryHits:
             words, case_sensitive, prefix = lazy
             first, last = words[0], words[-1]
             if prefix and len(words) == 1:
-                found = find_one(lazy, self.fields)
+                found = find_one(lazy, self.fields, self.lazy_needles.get(term, ""))
             elif case_sensitive:
                 folded = self.words
                 if (not first.isascii() or first.lower() in folded) and (
@@ -70,9 +71,9 @@ class StoryHits:
                 ):
                     vocabulary = self.vocabulary(True)
                     if first in vocabulary and (prefix or last in vocabulary):
-                        found = find_one(lazy, self.fields)
+                        found = find_one(lazy, self.fields, self.lazy_needles.get(term, ""))
             elif first in self.words and (prefix or last in self.words):
-                found = find_one(lazy, self.fields)
+                found = find_one(lazy, self.fields, self.lazy_needles.get(term, ""))
         self.occurrences[term] = found
         return found
 

@@ -45,8 +45,6 @@ _ASCII_BYTES = bytes(range(128))
 # Deleting these from ASCII bytes leaves the whitespace other than " " (and DEL, harmless).
 _NOT_SPACE_CONTROLS = bytes(b for b in range(256) if not (9 <= b <= 13 or 28 <= b <= 31))
 _staying: dict[str, bool] = {}
-# From this many characters on, a text is read with NumPy where that costs less.
-_LONG = 1024
 # Without combining marks in the text, normalize's word pattern reduces to this.
 _SIMPLE_WORD = re.compile(r"[^\W_]+")
 _INVISIBLES = ("\u00ad", "\u2060", "\ufeff")
@@ -209,17 +207,8 @@ class FieldView:
 
 
 def _non_ascii(text: str) -> set[str]:
-    """The distinct non-ASCII characters of ``text``.
-
-    Dropping every ASCII byte of its UTF-8 leaves only theirs; in a long text
-    (a body), NumPy over its UTF-16 finds them with less work per character.
-    """
-    if len(text) >= _LONG:
-        codes = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
-        high = np.unique(codes[codes > 127]).tolist()
-        if not (high and high[-1] >= 0xD800 and any(0xD800 <= c < 0xE000 for c in high)):
-            return set(map(chr, high))
-        # Characters beyond the BMP come as surrogate pairs: take them from the UTF-8.
+    """The distinct non-ASCII characters of ``text``: dropping every ASCII byte of its
+    UTF-8 leaves only theirs (about twice as fast as NumPy over its UTF-16, measured)."""
     data = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
     return set(data.decode("utf-8", "surrogatepass"))
 
