@@ -340,6 +340,76 @@ PROBLEMS = [
         ],
         id="keywords-leaf-inner-wildcard",
     ),
+    # Values YAML cannot make: PyYAML raised ValueError, KeyError or RecursionError.
+    pytest.param(
+        "title: t\nphrases: [x]\nowner: !!int x\n",
+        [
+            "r.yaml:3:8: invalid YAML: 'x' is not a whole number as its tag !!int says; "
+            "fix the value or remove the tag"
+        ],
+        id="tag-int-not-a-number",
+    ),
+    pytest.param(
+        "title: t\nkeywords: {terms: [air base], threshold: !!float abc}\n",
+        [
+            "r.yaml:2:42: invalid YAML: 'abc' is not a number as its tag !!float says; "
+            "fix the value or remove the tag"
+        ],
+        id="tag-float-not-a-number",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x]\nenabled: !!bool maybe\n",
+        [
+            "r.yaml:3:10: invalid YAML: 'maybe' is not true or false as its tag !!bool says; "
+            "fix the value or remove the tag"
+        ],
+        id="tag-bool-not-a-flag",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x]\ndescription: !!timestamp 2024-02-30\n",
+        [
+            "r.yaml:3:14: invalid YAML: '2024-02-30' is not a date as its tag !!timestamp says; "
+            "fix the value or remove the tag"
+        ],
+        id="tag-timestamp-impossible-date",
+    ),
+    pytest.param(
+        "title: t\nphrases: [x]\ndescription: !note text\n",
+        ["r.yaml:3:14: invalid YAML: unknown tag !note; rule values take no tags, so remove it"],
+        id="tag-unknown",
+    ),
+    pytest.param(
+        "title: t\nphrases: [0b_, x]\n",
+        [
+            "r.yaml:2:11: invalid YAML: '0b_' reads as a whole number but is not one; "
+            "put it in quotes to keep it as text"
+        ],
+        id="plain-value-that-reads-as-a-broken-number",
+    ),
+    pytest.param(
+        "title: t\nphrases: &terms [Tartus, *terms]\n",
+        [
+            "r.yaml:2:10: invalid YAML: this anchor is used inside its own value, which would "
+            "repeat forever; copy the values out instead of using the alias"
+        ],
+        id="alias-inside-its-anchor",
+    ),
+    pytest.param(
+        "title: t\nmatch: &tree\n  any: [{phrase: x}, {not: *tree}]\n",
+        [
+            "r.yaml:2:8: invalid YAML: this anchor is used inside its own value, which would "
+            "repeat forever; copy the values out instead of using the alias"
+        ],
+        id="alias-inside-its-anchor-deeper",
+    ),
+    pytest.param(
+        "base: &base {title: t}\n<<: *base\nphrases: [x]\n",
+        [
+            "r.yaml:2:1: invalid YAML: merge keys (<<) are not supported in rule files; "
+            "write the keys out"
+        ],
+        id="merge-key",
+    ),
 ]
 
 
