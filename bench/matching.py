@@ -532,36 +532,59 @@ Against the targets:
 {targets}
 
 How the compiled engine spends a story, and why (`monitor/matching/compiled.py`
-and its neighbours; measured on this generator while building it, at 10,000
-rules with fuzzy sets):
+and its neighbours; CPU time of each step per story at 10,000 exact-only
+rules, measured on this generator):
 
-- Reading the story once (plain text, folded words; offsets only when a match
-  is quoted): ~0.05-0.1 ms. Text that is ASCII skips NFC; printable text with
-  no double or edge space skips collapsing whitespace. ASCII words are folded
-  and split by one byte-level `translate`; other letters are folded once per
-  distinct letter over the whole text (`str.replace`), falling back to word by
-  word when a letter's folding could change how the text splits; text with
-  combining marks goes through `normalize` itself. Offsets for quoting are
-  one NumPy pass, only for fields a match is quoted from. Equal to
-  `document.prepare` on arbitrary text (a property test).
-- Finding the candidate rules: each rule is indexed on one requirement, here
-  its entity names (~60,000 names and aliases); one set intersection of the
-  story's distinct words with the names' rarest words (the *anchors*), the
-  anchors of one name kept only if its second word is in the story too, in C
-  (`itertools.compress`), then a word-by-word check at each position of the
-  few anchors left (`list.index`): ~0.07 ms. This generator's names share
-  syllables with its common words, so a body holds ~50 anchors but ~2 names.
-  pyahocorasick over the characters was measured at ~125 ns a character on
-  this corpus (~0.3 ms a body: its nodes search their children linearly and
-  the words share prefixes), so it serves only one-word `*` stems.
-- Evaluating the candidates (about 3 a story): their other terms (phrases,
-  exclusions, `near` terms, fuzzy keywords) are looked for only then, and
-  only while their requirements still hold. A requirement of exact terms is
-  refuted at once when none of their first words is among the story's words
-  (one `isdisjoint`), and a term whose first or last word is missing is
-  never searched; otherwise a phrase by `list.index` on its first word, a
-  fuzzy keyword by `process.extractOne` per field, exactly as
-  `document.find_keyword` does. ~0.1-0.3 ms.
+- Reading the story once (plain text, folded words): ~0.04 ms. Text with no
+  markup whose non-ASCII characters NFC, whitespace collapsing and the removal
+  of invisible characters cannot change (checked once per distinct character,
+  and every such character of the first three Unicode planes checked against
+  Unicode's decompositions by a test) is its own plain text: no NFC or
+  printable pass over it. ASCII words are folded and split by one byte-level
+  `translate`; other letters are folded once per distinct letter over the
+  whole text, falling back to word by word when a letter's folding could
+  change how the text splits; text with combining marks goes through
+  `normalize` itself. Equal to `document.prepare` on arbitrary text (a
+  property test).
+- The story's distinct folded words, one set shared by every later step:
+  ~0.02 ms (hashing ~400 new strings).
+- Finding the candidate rules: each rule is indexed on one requirement (the
+  one with the fewest exact terms: here usually its phrases). Each indexed
+  term has an *anchor* (its word fewest terms share) and a *probe* (its next
+  rarest word); one set intersection of the story's words with the ~13,000
+  anchors, then each anchor's probe looked up, in C (`compress` over `map`):
+  ~0.03 ms, most of it cache misses in those tables (this generator's names
+  share syllables with its common words, so a body holds ~58 anchors but ~3
+  terms in play). The terms in play are then looked for as substrings: a
+  field's words joined by single spaces (~0.015 ms to build for a 3 KB body)
+  hold a term exactly where " its words " stand, so `str.find` in C does what
+  comparing words one by one in Python did (`list.index` compared every word
+  of a field through the object protocol: a fifth of all instructions), and
+  the spaces before a place count the words before it.
+- Evaluating the candidates (about 3 a story, 1.35 of which fire): their other
+  terms (names, exclusions, `near` terms, fuzzy keywords) are looked for only
+  then, and only while their requirements still hold: a requirement, an
+  entity or a rule's exclusions none of whose first words is in the story is
+  refuted with one `isdisjoint`; a case-sensitive name is looked for
+  lower-cased among the folded words first. Quoting a match needs the field's
+  word edges (one NumPy pass over its folded bytes, once per field quoted).
+  ~0.06 ms.
+- A 10,000-rule set is about a million objects. The daemon (and a replay)
+  compiles with `long_lived=True`: what is alive then is frozen out of the
+  garbage collector's reach (`gc.freeze`), so full collections no longer walk
+  it; the benchmark compiles the same way (that costs ~0.2 s of the compile
+  time shown). Without it, matching a stream of stories spent about a fifth
+  of its time in collections.
+
+Measured and left out: pyahocorasick over the characters (~125 ns a
+character with 86,000 terms: its nodes search their children linearly and the
+words share prefixes), kept only for one-word `*` stems; `ahocorasick_rs`
+(Rust) with every exact term as a needle, overlapping matches: ~0.06 ms a
+story and 1.1 s to build, no better than the above and one more dependency;
+NumPy for a short field's edges or non-ASCII characters (its per-call cost is
+more than the work); finding a quote's place by splitting the words off one by
+one (cheaper only for the first few dozen words, and most quotes are deep in a
+body).
 
 Rules found only through fuzzy keywords (no entity or phrase to index) use the
 shared fuzzy index instead: a bounded cache of word -> hits shared by all
@@ -573,11 +596,11 @@ one's best window in every field, quoting it), and a word never seen before
 costs one `cdist` row (~20 us against 2,400 terms).
 
 All of this is Python and NumPy in one process, and the remaining costs are
-per word of the story (reading it, one look-up per distinct word), which is why
-100 and 10,000 rules cost within a small factor of each other, and why an
-exact-only target of 0.2 ms a story is hard to reach without native code: on
-this machine building the set of a body's distinct words and intersecting it
-with the anchors alone take ~0.03 and ~0.05 ms.
+per word of the story (reading it, hashing its words, one look-up per distinct
+word), which is why 100 and 10,000 rules cost within a small factor of each
+other. The exact-only target (0.2 ms a story) is met with little to spare:
+reading and the set of distinct words alone take ~0.06 ms, and runs of this
+benchmark while other work shared the machine measured 4,665-4,809 stories/s.
 """.replace("{simple:g}", f"{SIMPLE_SECONDS:g}").replace("{checks}", str(KEYWORD_CHECKS))
 
 
