@@ -6,6 +6,7 @@ the rule file is edited on disk exactly as an analyst's editor would.
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 from collections.abc import Callable
@@ -104,7 +105,11 @@ def test_of_two_overlapping_reloads_the_later_one_wins(
 
     rule_file.write_text(PUTIN_TOO)
     assert daemon.wait_for_event("rules_changed")  # the folder reload has begun
-    rule_file.write_text(ERDOGAN_ONLY)
+    # Saved as editors save (a new file renamed over the old one): the folder reload
+    # still reading reads the old text or the new one, never half of it.
+    saved = rule_file.with_suffix(".tmp")
+    saved.write_text(ERDOGAN_ONLY)
+    os.replace(saved, rule_file)
     daemon.process.send_signal(signal.SIGHUP)  # while that reload still reads and compiles
     assert daemon.wait_for_event("reloaded", timeout=15)
 
