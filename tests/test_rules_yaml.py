@@ -94,6 +94,15 @@ def test_date_looking_values_are_the_text_they_look_like(tmp_path: Path, parser:
     assert rule.phrases == ("budget 2024-11-26", "2024-11-26 10:00:00")
 
 
+def test_a_time_of_day_is_text_not_a_base_60_number(parser: str) -> None:
+    # YAML 1.1 reads 18:30 as 1110: the digest would have been "'1110' is not a cadence".
+    text = "title: t\nphrases: [opens 9:15, 1:30.5]\ndigest: 18:30\n"
+    rule, problems = parse_rule(text, "r.yaml", "r")
+    assert problems == []
+    assert rule is not None and rule.phrases == ("opens 9:15", "1:30.5")
+    assert rule.digest is not None and rule.digest.at == 18 * 60 + 30  # minutes into the day
+
+
 def test_other_implicit_values_still_read_as_before(parser: str) -> None:
     text = "title: t\nphrases: [x]\nenabled: no\nkeywords: {terms: [a b], threshold: 9_0, min: 1}\n"
     rule, problems = parse_rule(text, "r.yaml", "r")

@@ -80,14 +80,27 @@ class _Problem(yaml.constructor.ConstructorError):
 _Loader = TypeVar("_Loader", "yaml.SafeLoader", "yaml.CSafeLoader")
 
 
+#: YAML 1.1 reads ``18:30`` as the base-60 number 1110 (and ``1:30.5`` as 90.5); in a
+#: rule it is a time of day (``digest: 18:30``), so such a plain value stays text.
+_SEXAGESIMAL = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+
+
 @cache
 def _loader(base: type[_Loader]) -> type[_Loader]:
-    """``base`` without the implicit timestamp: no rule key takes a date."""
-    resolvers = {
+    """``base`` without the implicit timestamp (no rule key takes a date), and with
+    base-60 numbers read as text (``_SEXAGESIMAL``)."""
+    resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {
         first: [(tag, regexp) for tag, regexp in pairs if tag != _TIMESTAMP]
         for first, pairs in base.yaml_implicit_resolvers.items()
     }
+    for start in "-+0123456789":
+        _text_first(resolvers, start)
     return type(f"Rule{base.__name__}", (base,), {"yaml_implicit_resolvers": resolvers})
+
+
+def _text_first(resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]], start: str) -> None:
+    """Read plain values starting with ``start`` that look base-60 as text."""
+    resolvers[start] = [(_STR, _SEXAGESIMAL), *resolvers.get(start, [])]
 
 
 class Located:
