@@ -642,6 +642,7 @@ def match_command(
             settings.user_agent,
             sys.stdin.buffer,
             source_name,
+            settings.http,
         )
     except MonitorError as error:
         _fail(error)

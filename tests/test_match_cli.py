@@ -214,6 +214,20 @@ def test_url_is_fetched_from_a_real_server(tmp_path: Path, feed_server: FeedServ
     assert user_agent.startswith("monitor/")
 
 
+def test_url_is_fetched_under_the_http_settings(tmp_path: Path, feed_server: FeedServer) -> None:
+    config = make_project(tmp_path)
+    big = feed_server.route(
+        "/long.txt", STORY + "More words.\n" * 110_000, content_type="text/plain; charset=utf-8"
+    )
+    assert match_json(config, big)[0]["title"] == "Assad meets envoy in Damascus"  # 10 MB cap
+
+    config.write_text(config.read_text() + "\n[http]\nmax_body_mb = 1\n")
+    result = invoke(config, big)
+
+    assert result.exit_code == 1
+    assert "cap" in result.stderr  # the same 1.3 MB page is over the configured 1 MB
+
+
 def test_rule_filter_keeps_only_the_named_rules(tmp_path: Path) -> None:
     config = make_project(tmp_path)
     (tmp_path / "story.txt").write_text(STORY)

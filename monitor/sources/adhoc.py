@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from monitor.config import SourceConfig
+from monitor.config import HttpConfig, SourceConfig
 from monitor.errors import MonitorError, SourceError
 from monitor.matching.normalize import plain_text
 from monitor.models import Story
@@ -60,18 +60,20 @@ def read_input(
     user_agent: str,
     stdin: BinaryIO,
     source: str | None = None,
+    http: HttpConfig | None = None,
 ) -> Input:
     """Read ``target`` (a path, a URL or ``-``) into stories; raises MonitorError if unreadable.
 
     The stories' source is ``source`` when given, else the configured source
     whose URL is ``target``, else a name for the input (``stdin``, the file
     name or the URL's host); its tags come from the config when it has them.
+    A URL is fetched as the daemon fetches, under the ``[http]`` settings ``http``.
     """
     url, content_type = "", ""
     if target == "-":
         data, name = _read_stream(stdin, "stdin"), "stdin"
     elif target.startswith(("http://", "https://")):
-        url, data, content_type = _fetch(target, user_agent)
+        url, data, content_type = _fetch(target, user_agent, http)
         name = urlsplit(url).hostname or "url"
     else:
         path = file_path(target) if target.startswith("file://") else Path(target)
@@ -100,9 +102,9 @@ def _read_file(path: Path) -> bytes:
         raise MonitorError(f"cannot read {str(path)!r}: {exc.strerror or exc}", hint=_HINT) from exc
 
 
-def _fetch(url: str, user_agent: str) -> tuple[str, bytes, str]:
+def _fetch(url: str, user_agent: str, http: HttpConfig | None) -> tuple[str, bytes, str]:
     async def fetch() -> tuple[str, bytes, str]:
-        async with build_client(user_agent) as client:
+        async with build_client(user_agent, http) as client:
             response = await get(client, url, url, timeout=FETCH_TIMEOUT_SECONDS)
             return response.url, response.body, response.content_type
 
