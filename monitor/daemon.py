@@ -132,14 +132,18 @@ class Daemon:
         self.settings = settings
         #: The rules compiled for matching; replaced whole (one reference) on reload.
         self.matcher = compile_rules(rules, long_lived=True)
-        self.notifiers: dict[str, Notifier] = build_notifiers(settings)
         #: Sends the outbox; kept for the daemon's life (per-channel pacing, parked lanes).
-        self.courier = Courier(self.notifiers)
+        self.courier = Courier(build_notifiers(settings))
         self.systemd = systemd or SystemdNotifier()
         self.metrics = Metrics()
         #: Given on the command line, the log level wins over the config's, reloads included.
         self.log_level = log_level
         self._deliver_lock = asyncio.Lock()
+
+    @property
+    def notifiers(self) -> dict[str, Notifier]:
+        """The courier's notifiers (ops messages go through the same ones)."""
+        return self.courier.notifiers
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -536,8 +540,7 @@ class _Service:
         # From here to the end nothing is awaited: no poll sees half of the switch.
         daemon.settings, daemon.matcher = settings, matcher
         if (settings.slack, settings.email) != (old.slack, old.email):
-            daemon.notifiers = build_notifiers(settings)
-            daemon.courier.notifiers = daemon.notifiers
+            daemon.courier.notifiers = build_notifiers(settings)
         if settings.user_agent != old.user_agent:
             self.client.headers["User-Agent"] = settings.user_agent
         if settings.http != old.http:

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from monitor.cli import cli
 from monitor.models import Hit, Match, Rule, Story
-from monitor.store import Store
+from monitor.store import Store, outbox
 
 SYRIA = Rule(id="syria", title="Syria bases", path="syria.yaml", severity="high")
 ENERGY = Rule(id="energy", title="Ukraine energy", path="energy.yaml")
@@ -71,9 +71,14 @@ def config(tmp_path: Path) -> Path:
     store.save(copy, [Hit(SYRIA, copy, (found(copy, "title", "Assad"),))], ROUTES)
     # Another outlet's copy of story 1, in its cluster.
     store.save(make_story(4, "business", "Assad meets envoy"), [], {}, cluster_id=1)
-    pending = store.pending_deliveries()
-    store.mark_sent(pending[0].id)
-    store.mark_failed(pending[1].id, "550 mailbox unavailable", permanent=True)
+    pending = [
+        row[0]
+        for row in store.conn.execute(
+            "SELECT id FROM deliveries WHERE status = 'pending' ORDER BY id"
+        )
+    ]
+    outbox.mark_sent(store.conn, pending[:1], datetime.now(UTC))
+    outbox.mark_failed(store.conn, pending[1:2], "550 mailbox unavailable", datetime.now(UTC))
     # Hit 1 was recorded three days ago, hit 2 two days ago; hit 3 now.
     for hit_id, days in ((1, 3), (2, 2)):
         then = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
@@ -281,7 +286,7 @@ import sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 from monitor.models import Hit, Match, Rule, Story
-from monitor.store import Store
+from monitor.store import Store, outbox
 
 store = Store.open(Path(sys.argv[1]))
 stop = Path(sys.argv[2])
@@ -296,8 +301,9 @@ while not stop.exists() and time.monotonic() < deadline:
     match = Match("entity", "Assad", "Assad", "title", 0, 5)
     with store.batch():
         store.save(story, [Hit(rule, story, (match,))], {"syria": [("slack", "#desk")]})
-    for delivery in store.pending_deliveries():
-        store.mark_sent(delivery.id)
+    for (delivery_id,) in store.conn.execute(
+            "SELECT id FROM deliveries WHERE status = 'pending' ORDER BY id").fetchall():
+        outbox.mark_sent(store.conn, [delivery_id], datetime.now(UTC))
 print(n)
 """
 

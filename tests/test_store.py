@@ -329,14 +329,24 @@ def _recount(store: Store) -> tuple[list[list[tuple[object, ...]]], ...]:
     return kept, fresh
 
 
+def _pending_ids(store: Store) -> list[int]:
+    """The ids of the deliveries still pending, oldest first."""
+    return [
+        row[0]
+        for row in store.conn.execute(
+            "SELECT id FROM deliveries WHERE status = 'pending' ORDER BY id"
+        )
+    ]
+
+
 def test_the_daily_counts_stay_exact(store: Store) -> None:
     for n in range(1, 5):
         s = story(n, "world" if n % 2 else "wire", title="Assad meets envoy")
         store.save(s, [hit(SYRIA, s), hit(ENERGY, s)], ROUTES)
-    pending = store.pending_deliveries()
-    store.mark_sent(pending[0].id)
-    store.mark_failed(pending[1].id, "HTTP 500", permanent=False)  # stays pending
-    store.mark_failed(pending[2].id, "bad token", permanent=True)
+    pending, now = _pending_ids(store), datetime.now(UTC)
+    outbox.mark_sent(store.conn, pending[:1], now)
+    outbox.mark_retry(store.conn, pending[1:2], "HTTP 500", now, now)  # stays pending
+    outbox.mark_failed(store.conn, pending[2:3], "bad token", now)
 
     kept, fresh = _recount(store)
     assert kept == fresh
@@ -359,7 +369,8 @@ def test_the_daily_counts_stay_exact_through_batches_updates_replays_and_rollbac
         known = store.known(replace(first, source="wire"))
         assert known is not None
         store.update(known, replace(first, source="wire", title="Assad"), "new", [], ROUTES)
-        store.mark_sent(store.pending_deliveries()[0].id)  # a status change mid-batch
+        # a status change mid-batch
+        outbox.mark_sent(store.conn, _pending_ids(store)[:1], datetime.now(UTC))
     with pytest.raises(RuntimeError), store.batch():
         store.save(story(3, title="Assad again"), [hit(SYRIA, story(3))], ROUTES)
         raise RuntimeError("poll failed")
@@ -420,10 +431,10 @@ def test_stats_read_hits_per_rule_per_day_sources_and_deliveries(store: Store) -
     for n in range(1, 4):
         s = story(n, "wire" if n == 1 else "world", title="Assad meets envoy")
         store.save(s, [hit(SYRIA, s)] + ([hit(ENERGY, s)] if n == 1 else []), ROUTES)
-    pending = store.pending_deliveries()
-    for delivery in pending[:3]:
-        store.mark_sent(delivery.id)
-    store.mark_failed(pending[3].id, "HTTP 500", permanent=True)
+    pending, now = _pending_ids(store), datetime.now(UTC)
+    for delivery_id in pending[:3]:
+        outbox.mark_sent(store.conn, [delivery_id], now)
+    outbox.mark_failed(store.conn, pending[3:4], "HTTP 500", now)
     today = datetime.now(UTC).date()
 
     stats = store.stats(today - timedelta(days=6), today).to_json()

@@ -30,7 +30,7 @@ but capitals kept (``evaluate._case_words``); everything else with the folded wo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import chain, compress
 from typing import Any, NamedTuple
 
@@ -70,15 +70,13 @@ def search(
         start = following
 
 
-def find_one(
-    term: ExactTerm, fields: Sequence[FieldView], text: str = ""
-) -> list[tuple[int, int, int]]:
-    """Every occurrence of one term, as ``evaluate.find_all`` yields them.
+def find_one(term: ExactTerm, text: str, fields: Sequence[FieldView]) -> list[tuple[int, int, int]]:
+    """Every occurrence of one term (``text``: its ``needle``), as ``evaluate.find_all``
+    yields them.
 
     For the terms only some rules need: looked for only in the stories where
-    such a rule is a candidate. ``text`` is its needle, if made beforehand.
+    such a rule is a candidate.
     """
-    text = text or needle(term.words, term.prefix)
     size = len(term.words)
     exact = term.case_sensitive
     found: list[tuple[int, int, int]] = []
@@ -109,6 +107,20 @@ def first_folded(term: ExactTerm | None) -> str | None:
     if not term.case_sensitive:
         return first
     return first.lower() if first.isascii() else None
+
+
+def first_words(terms: Iterable[ExactTerm | None]) -> frozenset[str] | None:
+    """Folded words one of which a story must hold for any of ``terms`` to be found there.
+
+    None when that is not known for one of them (``first_folded``); empty for no terms.
+    """
+    words = set()
+    for term in terms:
+        word = first_folded(term)
+        if word is None:
+            return None
+        words.add(word)
+    return frozenset(words)
 
 
 #: (term id, its needle, its number of words)
@@ -184,7 +196,6 @@ class ExactIndex:
     """Finds every occurrence of every term, each under its caller's id."""
 
     def __init__(self, terms: Sequence[tuple[int, ExactTerm]]) -> None:
-        self.terms = dict(terms)
         modes: dict[bool, list[tuple[int, ExactTerm]]] = {False: [], True: []}
         for pair in terms:
             modes[pair[1].case_sensitive].append(pair)

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
-from monitor.matching.automaton import ExactIndex, ExactTerm, first_folded, needle
+from monitor.matching.automaton import ExactIndex, ExactTerm, first_words, needle
 from monitor.matching.document import FIELDS, FUZZY_MIN_LENGTH
 from monitor.matching.engine import in_scope
 from monitor.matching.evaluate import WILDCARD
@@ -113,18 +113,8 @@ class _Compiler:
         return key
 
     def firsts(self, terms: Iterable[int | None]) -> frozenset[str] | None:
-        """Folded words one of which a story must hold for any of ``terms`` to be found there.
-
-        None when that is not known (``first_folded``); empty for no terms.
-        """
-        words = set()
-        for key in terms:
-            if key is not None:
-                word = first_folded(self.by_id[key])
-                if word is None:
-                    return None
-                words.add(word)
-        return frozenset(words)
+        """``first_words`` of ``terms`` (term ids; None, a term without words, is skipped)."""
+        return first_words(self.by_id[key] for key in terms if key is not None)
 
     def entity(self, entity: Entity) -> EntityPlan:
         names = tuple(self.term(name, entity.is_case_sensitive(name)) for name in entity.names)
@@ -354,10 +344,7 @@ class CompiledRules:
         split = []
         for keys, count in needs:
             lazy = tuple(k for k in keys if k not in shared)
-            firsts = [first_folded(exact.get(k)) for k in lazy]
-            words = None
-            if lazy and all(first is not None for first in firsts):
-                words = frozenset(first for first in firsts if first is not None)
+            words = first_words(exact.get(k) for k in lazy) if lazy else None
             split.append(_Need(frozenset(k for k in keys if k in shared), lazy, count, words))
         return sorted(split, key=lambda need: len(need.lazy) > 0)  # cheap checks first
 

@@ -55,27 +55,30 @@ class StoryHits:
             return found
         lazy = self.lazy_exact.get(term)
         found = _NONE
-        if lazy is not None:
-            # Looked for only when its first word (and its last, unless a stem) is in
-            # the story: find_one finds nothing otherwise. A case-sensitive word in
-            # ASCII is first looked for lower-cased among the folded words, at hand:
-            # the words with capitals kept are split out only if it is there.
-            words, case_sensitive, prefix = lazy
-            first, last = words[0], words[-1]
-            if prefix and len(words) == 1:
-                found = find_one(lazy, self.fields, self.lazy_needles.get(term, ""))
-            elif case_sensitive:
-                folded = self.words
-                if (not first.isascii() or first.lower() in folded) and (
-                    prefix or not last.isascii() or last.lower() in folded
-                ):
-                    vocabulary = self.vocabulary(True)
-                    if first in vocabulary and (prefix or last in vocabulary):
-                        found = find_one(lazy, self.fields, self.lazy_needles.get(term, ""))
-            elif first in self.words and (prefix or last in self.words):
-                found = find_one(lazy, self.fields, self.lazy_needles.get(term, ""))
+        if lazy is not None and self._may_stand(lazy):
+            found = find_one(lazy, self.lazy_needles[term], self.fields)
         self.occurrences[term] = found
         return found
+
+    def _may_stand(self, term: ExactTerm) -> bool:
+        """Whether ``term``'s first word (and its last, unless a stem) is in the story.
+
+        find_one finds nothing otherwise. A case-sensitive word in ASCII is
+        first looked for lower-cased among the folded words, at hand: the words
+        with capitals kept are split out only if it is there.
+        """
+        words, case_sensitive, prefix = term
+        if prefix and len(words) == 1:
+            return True
+        first, last = words[0], words[-1]
+        if case_sensitive:
+            folded = self.words
+            if first.isascii() and first.lower() not in folded:
+                return False
+            if not prefix and last.isascii() and last.lower() not in folded:
+                return False
+        vocabulary = self.vocabulary(case_sensitive)
+        return first in vocabulary and (prefix or last in vocabulary)
 
     def vocabulary(self, exact: bool = False) -> set[str]:
         """The distinct words of all fields (folded, or with capitals kept)."""

@@ -281,14 +281,14 @@ def _plain_slowly(markup: str) -> tuple[str, set[str], bytes]:
 
 def read_field(index: int, name: str, markup: str) -> FieldView:
     text, others, raw = _plain(markup)
-    if not others or not any(map(_can_be_in_a_word, others)):
+    inside = [char for char in others if _can_be_in_a_word(char)]
+    if not inside:
         # ASCII, or with non-ASCII characters that are all punctuation or symbols: one
         # "?" each keeps every offset, and "?" is not a word character either.
         raw = raw or text.encode("ascii", "replace")
         folded = raw.translate(_FOLD_TABLE)
         norms = folded.decode("ascii").split()
         return FieldView(index, name, text, norms, None, False, raw, folded)
-    inside = [char for char in others if _can_be_in_a_word(char)]
     if any(unicodedata.category(char)[0] == "M" for char in inside):
         tokens = tokenize(text)
         norms = [t.norm for t in tokens]

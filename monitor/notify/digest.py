@@ -21,6 +21,7 @@ from monitor.notify.render import (
     fit_blocks,
     html_link,
     one_line,
+    pack_lines,
     relative,
     slack_context,
     slack_escape,
@@ -86,10 +87,15 @@ def _severity(alerts: Sequence[Alert]) -> str:
 # --- Slack -----------------------------------------------------------------------------
 
 
+def _slack_story(title: str, url: str, limit: int) -> str:
+    """The story's title, escaped and cut to ``limit``, linked unless the URL is unsafe or huge."""
+    escaped = fit(slack_escape(title) or "(untitled)", limit)
+    link = slack_url(url)
+    return f"<{link}|{escaped}>" if link and len(link) < 1500 else escaped
+
+
 def _slack_line(alert: Alert) -> str:
-    title = slack_escape(alert.story_title) or "(untitled)"
-    url = slack_url(alert.story_url)
-    story = f"<{url}|{fit(title, 300)}>" if url and len(url) < 1500 else fit(title, 300)
+    story = _slack_story(alert.story_title, alert.story_url, 300)
     when = f"<!date^{int(alert.published_at.timestamp())}^{{ago}}|{isoformat(alert.published_at)}>"
     line = f"• {story} — {slack_escape(alert.source)}, {when}"
     if alert.outlets:
@@ -108,15 +114,11 @@ def slack_digest(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     ]
     for title, alerts in ranked(digest):
         heading = f"*{fit(slack_escape(title), 200)}* · {_count(len(alerts))}"
-        chunk = heading
-        for alert in alerts:
-            line = fit(_slack_line(alert), SLACK_TEXT_LIMIT - len(heading) - 1)
-            if len(chunk) + 1 + len(line) > SLACK_TEXT_LIMIT:
-                blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
-                chunk = line
-            else:
-                chunk += "\n" + line
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+        lines = [fit(_slack_line(alert), SLACK_TEXT_LIMIT - len(heading) - 1) for alert in alerts]
+        blocks += [
+            {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
+            for chunk in pack_lines(lines, SLACK_TEXT_LIMIT, heading)
+        ]
     return text, fit_blocks(blocks)
 
 
@@ -167,7 +169,5 @@ def digest_html(digest: Digest, now: datetime) -> str:
 
 def reply_text(source: str, title: str, url: str) -> str:
     """The "+1 outlet" thread reply: escaped like everything else."""
-    link = slack_url(url)
-    escaped = slack_escape(title) or "(untitled)"
-    story = f"<{link}|{fit(escaped, 500)}>" if link and len(link) < 1500 else fit(escaped, 500)
+    story = _slack_story(title, url, 500)
     return fit(f"+1 outlet: *{slack_escape(source)}* — {story}", SLACK_TEXT_LIMIT)

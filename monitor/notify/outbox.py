@@ -154,6 +154,11 @@ class _Message:
         return [row.id for row in self.rows]
 
     @property
+    def label(self) -> str:
+        """The delivery ids for a log line: ``12,13,14``."""
+        return ",".join(map(str, self.ids))
+
+    @property
     def first_due(self) -> datetime:
         return min(row.first_due for row in self.rows)
 
@@ -367,7 +372,7 @@ class Courier:
                 event(
                     "delivery_confirmed",
                     logging.WARNING,
-                    deliveries=",".join(map(str, message.ids)),
+                    deliveries=message.label,
                     channel=message.channel,
                     ts=receipt.ts,
                     action="found already posted after a crash; not sent again",
@@ -389,7 +394,7 @@ class Courier:
         first = message.rows[0].alert
         event(
             "alert_sent",
-            delivery=",".join(map(str, message.ids)),
+            delivery=message.label,
             channel=message.channel,
             rule=first.rule_id if len(message.rows) == 1 else "-",
             story=first.story_url if len(message.rows) == 1 else "-",
@@ -409,7 +414,7 @@ class Courier:
             event(
                 "delivery_in_doubt",
                 logging.WARNING,
-                deliveries=",".join(map(str, message.ids)),
+                deliveries=message.label,
                 channel=message.channel,
                 action=f"sending again ({how})",
             )
@@ -425,7 +430,7 @@ class Courier:
             event(
                 "delivery_in_doubt",
                 logging.WARNING,
-                deliveries=",".join(map(str, message.ids)),
+                deliveries=message.label,
                 channel=message.channel,
                 action="sending again (could not check the channel's history)",
                 reason=exc.message,
@@ -451,13 +456,14 @@ class Courier:
         now = self.clock()
         ids = message.ids
         give_up = settings.delivery.give_up_after
+        gave_up = exc.retryable and now - message.first_due >= give_up
+        final = not exc.retryable or gave_up
         reason = exc.message
-        if not exc.retryable:
-            reason = f"{exc.message} (fix: {exc.hint})" if exc.hint else exc.message
-            box.mark_failed(store.conn, ids, reason, now)
-            report.failed += len(ids)
-        elif now - message.first_due >= give_up:
+        if not exc.retryable and exc.hint:
+            reason = f"{exc.message} (fix: {exc.hint})"
+        elif gave_up:
             reason = f"gave up after {give_up}: {exc.message}"
+        if final:
             box.mark_failed(store.conn, ids, reason, now)
             report.failed += len(ids)
         else:
@@ -470,11 +476,10 @@ class Courier:
             in_doubt = bool(getattr(exc, "maybe_sent", False)) or message.in_doubt
             box.mark_retry(store.conn, ids, exc.message, now, now + wait, in_doubt)
             report.retrying += len(ids)
-        final = not exc.retryable or reason.startswith("gave up")
         event(
             "delivery_failed",
             logging.WARNING,
-            delivery=",".join(map(str, ids)),
+            delivery=message.label,
             channel=message.channel,
             rule=message.rows[0].alert.rule_id,
             retry="no" if final else "yes",

@@ -242,6 +242,24 @@ def fit(escaped: str, limit: int) -> str:
     return cut + ELLIPSIS
 
 
+def pack_lines(lines: Iterable[str], limit: int, first: str = "") -> list[str]:
+    """``first`` and ``lines`` joined by newlines into as few pieces of ``limit`` as they go.
+
+    A line is never split: fit each line to ``limit`` (less the heading) first.
+    """
+    chunks: list[str] = []
+    current = first
+    for line in lines:
+        if current and len(current) + 1 + len(line) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def slack_url(url: str) -> str:
     """The URL made safe for ``<url|title>``, or "" when it should not be linked.
 
@@ -286,13 +304,7 @@ def _why_sections(alert: Alert) -> list[dict[str, Any]]:
     # Every line fits under the heading, so the heading never stands alone.
     room = SLACK_TEXT_LIMIT - len(heading) - 1
     lines = [fit(_slack_match(m), room) for m in _distinct(alert.matches)]
-    chunks: list[str] = [heading]
-    for line in lines:
-        if len(chunks[-1]) + 1 + len(line) <= SLACK_TEXT_LIMIT:
-            chunks[-1] += "\n" + line
-        else:
-            chunks.append(line)
-    return [_section(chunk) for chunk in chunks]
+    return [_section(chunk) for chunk in pack_lines(lines, SLACK_TEXT_LIMIT, heading)]
 
 
 def slack_date(moment: datetime) -> str:

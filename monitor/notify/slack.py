@@ -47,6 +47,7 @@ from monitor.notify.render import (
     SLACK_TEXT_LIMIT,
     fit,
     fit_blocks,
+    pack_lines,
     slack_escape,
     slack_header,
     slack_message,
@@ -428,15 +429,5 @@ class SlackNotifier:
 
 def _chunks(text: str, limit: int) -> list[str]:
     """``text`` in pieces of at most ``limit`` characters, split between lines where possible."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.strip().splitlines():
-        line = fit(line, limit)
-        if current and len(current) + 1 + len(line) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        chunks.append(current)
-    return chunks or [" "]
+    lines = [fit(line, limit) for line in text.strip().splitlines()]
+    return pack_lines(lines, limit) or [" "]

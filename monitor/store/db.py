@@ -20,14 +20,13 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.errors import StoreError
-from monitor.models import Alert, Hit, Match, Story
+from monitor.models import Hit, Match, Story
 from monitor.store import clusters, queries, retention, sources, stats
 from monitor.store.owed import Owed
 from monitor.store.queries import HitQuery
@@ -43,17 +42,6 @@ if TYPE_CHECKING:
     from monitor.sources.feed import FetchResult, SourceState
 
 BUSY_TIMEOUT_MS = 10_000
-
-
-@dataclass(frozen=True)
-class PendingDelivery:
-    """A delivery waiting to go out, with everything needed to render its alert."""
-
-    id: int
-    channel: str
-    target: str
-    attempts: int
-    alert: Alert
 
 
 # json.dumps(..., ensure_ascii=False) builds an encoder at every call.
@@ -260,16 +248,7 @@ class Store:
 
     def is_known(self, story: Story) -> bool:
         """True when the story (by canonical URL or guid) is already stored."""
-        url = clusters.canonical_url(story.url) if story.url else ""
-        # Two lookups, not one OR: the partial index on canonical_url is only
-        # usable when the query repeats its condition (canonical_url != ''), and
-        # an OR made SQLite scan every story.
-        row = self.conn.execute(
-            "SELECT 1 FROM stories WHERE guid = ? UNION ALL "
-            "SELECT 1 FROM stories WHERE canonical_url = ? AND canonical_url != '' LIMIT 1",
-            [story.guid, url],
-        ).fetchone()
-        return row is not None
+        return self.known(story) is not None
 
     def known(self, story: Story) -> clusters.Known | None:
         """The stored story with ``story``'s guid or canonical URL, if any."""
@@ -449,58 +428,6 @@ class Store:
             )
             self._owed.deliveries += [(day, row[1]) for row in deliveries]
         return hit_ids
-
-    # Deliveries --------------------------------------------------------------
-
-    def pending_deliveries(self, channels: Iterable[str] | None = None) -> list[PendingDelivery]:
-        """Deliveries still to send, oldest first."""
-        rows = self.conn.execute(
-            """
-            SELECT d.id, d.channel, d.target, d.attempts, h.id, h.rule, h.rule_title, h.matches,
-                   s.title, s.url, s.source, s.published_at
-            FROM deliveries d JOIN hits h ON h.id = d.hit_id JOIN stories s ON s.id = h.story_id
-            WHERE d.status = 'pending' ORDER BY d.id
-            """
-        ).fetchall()
-        wanted = None if channels is None else set(channels)
-        return [
-            PendingDelivery(
-                id=row[0],
-                channel=row[1],
-                target=row[2],
-                attempts=row[3],
-                alert=Alert(
-                    hit_id=row[4],
-                    rule_id=row[5],
-                    rule_title=row[6] or row[5],
-                    story_title=row[8] or "",
-                    story_url=row[9] or "",
-                    source=row[10],
-                    published_at=datetime.fromisoformat(row[11]),
-                    matches=matches_from_json(row[7]),
-                ),
-            )
-            for row in rows
-            if wanted is None or row[1] in wanted
-        ]
-
-    def mark_sent(self, delivery_id: int) -> None:
-        now = isoformat(utcnow())
-        with immediate(self.conn):
-            self.conn.execute(
-                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
-                "updated_at = ?, last_error = NULL WHERE id = ?",
-                [now, now, delivery_id],
-            )
-
-    def mark_failed(self, delivery_id: int, error: str, permanent: bool) -> None:
-        """Record a failed attempt; a permanent failure stops retries, others stay pending."""
-        with immediate(self.conn):
-            self.conn.execute(
-                "UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?, "
-                "updated_at = ? WHERE id = ?",
-                ["failed" if permanent else "pending", error, isoformat(utcnow()), delivery_id],
-            )
 
     # History -----------------------------------------------------------------
 

@@ -21,15 +21,15 @@ thread; none spans a network call.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.models import Alert, Match
+from monitor.models import Alert
 from monitor.store import clusters
+from monitor.store.db import matches_from_json
 from monitor.store.tx import immediate
 from monitor.timeutil import isoformat
 
@@ -46,10 +46,6 @@ STATUSES = ("pending", "held", "sending", "sent", "failed", "skipped")
 LISTED = ("pending", "held", "sending", "failed")
 #: Later copies of a story are replied to for this long after its alert.
 REPLY_WINDOW = clusters.WINDOW
-
-
-def _json_matches(text: str | None) -> tuple[Match, ...]:
-    return tuple(Match(**item) for item in json.loads(text or "[]"))
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -229,7 +225,7 @@ def due(conn: sqlite3.Connection, now: datetime, ignore_backoff: bool = False) -
             story_url=r[18] or "",
             source=r[19],
             published_at=_parse(r[20]),
-            matches=_json_matches(r[14]),
+            matches=matches_from_json(r[14]),
             severity=r[13] or "normal",
             summary=r[21] or "",
             body=r[22] or "",
