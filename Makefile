@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean systemd-tools
+.PHONY: run test lint typecheck pytest explore bench clean systemd-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP) systemd-tools
 	$(BIN)/pytest -q
+
+## explore: the test suite with fresh random property-test examples (`make test` repeats the same ones)
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(BIN)/pytest -q
 
 # tests/test_service.py checks systemd/monitor.service with systemd-analyze when it is there.
 # As root on Debian, install it (it does not start anything); anywhere else, or if apt

@@ -3,14 +3,23 @@ a temp SQLite store, and daemons run as subprocesses (see harness.py)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from harness import DaemonProcess, NotifySocket, alerting_config, wait_for
+from hypothesis import settings
 from servers import FeedServer, SlackServer, SmtpServer
 
 from monitor.store import Store
+
+# Property tests draw the same examples on every run, so `make test` (and CI) passes or
+# fails the same way each time. `make explore` draws fresh random examples: run it after
+# touching the matcher or the rule parser, and turn each failure it prints into a named test.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(autouse=True)

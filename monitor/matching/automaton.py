@@ -143,7 +143,7 @@ class _Mode:
         stems: dict[str, list[int]] = {}
         for term_id, (words, _, prefix) in terms:
             if len(words) == 1 and prefix:
-                stems.setdefault(" " + words[0], []).append(term_id)
+                stems.setdefault(needle(words, prefix), []).append(term_id)
                 continue
             whole = words[:-1] if prefix else words
             ranked = sorted(range(len(whole)), key=lambda i: (usage[whole[i]], -len(whole[i])))
