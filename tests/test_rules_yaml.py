@@ -51,6 +51,16 @@ BROKEN = {
         "title: t\nphrases: [x, !term y]\n",
         "2:14: invalid YAML: unknown tag !term; rule values take no tags, so remove it",
     ),
+    "tagged-list.yaml": (
+        "title: t\nphrases: !terms [x, y]\n",
+        "2:10: invalid YAML: unknown tag !terms on a list or mapping; "
+        "rule values take no tags, so remove it",
+    ),
+    "set.yaml": (
+        "title: t\nphrases: [x]\nentities: !!set\n  ? Assad\n",
+        "3:11: invalid YAML: unknown tag !!set on a list or mapping; "
+        "rule values take no tags, so remove it",
+    ),
     "recursive.yaml": (
         "title: t\nphrases: [x]\nmatch: &m {any: [{phrase: y}, *m]}\n",
         "3:8: invalid YAML: this anchor is used inside its own value, which would repeat "

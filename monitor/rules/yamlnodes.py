@@ -51,6 +51,8 @@ _FAST_DEPTH = 100
 _STR = "tag:yaml.org,2002:str"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
+#: The tags a list or mapping has when none is written (``!!seq``/``!!map`` say the same).
+_PLAIN_COLLECTIONS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 #: Alias expansions allowed in one document: a few anchors in a rule expand to
 #: dozens of values, a "billion laughs" file (anchors of anchors) to billions.
 _MAX_REPEATS = 100_000
@@ -291,6 +293,9 @@ class _Converter:
             self.inside.discard(id(current))
 
     def convert_collection(self, current: yaml.Node, path: Path) -> Any:
+        if isinstance(current, yaml.CollectionNode) and current.tag not in _PLAIN_COLLECTIONS:
+            # PyYAML would make a set (!!set), pairs (!!omap) or drop an unknown tag.
+            raise _Problem(_tagged_collection(current.tag), current.start_mark)
         if isinstance(current, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in current.value:
@@ -320,6 +325,12 @@ class _Converter:
             lines = self.text.splitlines()
             line = lines[mark.line] if mark.line < len(lines) else ""
             raise _Problem(_unmakeable(scalar, line[mark.column :], exc), mark) from None
+
+
+def _tagged_collection(tag: str) -> str:
+    """Why a list or mapping with a tag of its own (``!foo [a]``, ``!!set``) is refused."""
+    shown = tag.replace(_STANDARD, "!!", 1) if tag.startswith(_STANDARD) else tag
+    return f"unknown tag {shown} on a list or mapping; rule values take no tags, so remove it"
 
 
 def _unmakeable(scalar: yaml.Node, written: str, exc: Exception) -> str:
