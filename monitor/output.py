@@ -26,8 +26,18 @@ def output_option(default: str = "table", formats: Sequence[str] = FORMATS) -> C
         type=click.Choice(list(formats)),
         default=default,
         show_default=True,
-        help="How to print the results: a table for people, json/ndjson/csv for tools.",
+        help=_format_help(formats),
     )
+
+
+def _format_help(formats: Sequence[str]) -> str:
+    """The ``--format`` help, naming only the formats this command offers."""
+    for_tools = "/".join(f for f in formats if f != "table")
+    if "table" not in formats:
+        return f"How to print the results: {for_tools}."
+    if not for_tools:
+        return "How to print the results: a table for people."
+    return f"How to print the results: a table for people, {for_tools} for tools."
 
 
 def _cell(value: Any) -> str:

@@ -83,3 +83,14 @@ def test_missing_environment_variable_names_the_key(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "notify.slack.webhook_url" in result.stderr
     assert "MONITOR_TEST_UNSET_HOOK" in result.stderr
+
+
+def test_format_help_names_only_the_formats_a_command_takes() -> None:
+    for command in ("hits", "stats", "export", "outbox"):
+        help_text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
+        offered = help_text.split("--format [", 1)[1].split("]", 1)[0].split("|")
+        described = help_text.split("How to print the results: ", 1)[1].split(".", 1)[0]
+        words = described.replace("a table for people", "table").replace("/", " ").replace(",", " ")
+        for fmt in ("table", "json", "ndjson", "csv"):
+            said = fmt in words.split()
+            assert said == (fmt in offered), (command, fmt, described)

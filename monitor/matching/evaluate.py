@@ -158,7 +158,7 @@ def regex_matches(pattern: str, doc: Document) -> list[Match]:
         for hit in compiled.finditer(field.text):
             if hit.end() > hit.start():
                 text = field.text[hit.start() : hit.end()]
-                found.append(Match("regex", pattern, text, field.name, hit.start(), hit.end()))
+                found.append(Match("phrase", pattern, text, field.name, hit.start(), hit.end()))
     return found
 
 

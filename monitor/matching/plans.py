@@ -290,7 +290,7 @@ def _regex(pattern: str, story: StoryHits, fields: Fields) -> list[Match]:
         for hit in compiled.finditer(field.text):
             if hit.end() > hit.start():
                 text = field.text[hit.start() : hit.end()]
-                found.append(Match("regex", pattern, text, field.name, hit.start(), hit.end()))
+                found.append(Match("phrase", pattern, text, field.name, hit.start(), hit.end()))
     return found
 
 
