@@ -19,8 +19,8 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from monitor import __version__, history
-from monitor.config import Settings, default_config_path, load_config
-from monitor.errors import MonitorError, RuleError
+from monitor.config import Settings, default_config_path, load_config, read_config
+from monitor.errors import MonitorError, Problem, RuleError
 from monitor.log import LEVELS, configure, event, set_level
 from monitor.models import Rule
 from monitor.output import emit, output_option
@@ -45,15 +45,24 @@ config_option = click.option(
 )
 
 
-def _fail(error: MonitorError) -> NoReturn:
-    click.echo(f"error: {error}", err=True)
-    sys.exit(1)
+def _fail(error: MonitorError, code: int = 1) -> NoReturn:
+    """One ``error:`` line per problem (a config or rule folder can have many), then the hint."""
+    for line in error.message.splitlines():
+        click.echo(f"error: {line}", err=True)
+    if error.hint:
+        click.echo(f"  hint: {error.hint}", err=True)
+    sys.exit(code)
 
 
 def _config(config_path: Path | None) -> Settings:
-    """The config (``--config``, else the default); exits 1 saying what is wrong."""
+    """The config (``--config``, else the default) for a command that sends nothing.
+
+    Such commands work without the secrets that ``${VAR}``s under
+    ``[notify.*]`` stand for (``sudo`` does not load the service's
+    EnvironmentFile). Exits 1 saying what is wrong.
+    """
     try:
-        return load_config(config_path or default_config_path())
+        return load_config(config_path or default_config_path(), sending=False)
     except MonitorError as error:
         _fail(error)
 
@@ -61,7 +70,7 @@ def _config(config_path: Path | None) -> Settings:
 def _load(config_path: Path | None) -> tuple[Settings, tuple[Rule, ...]]:
     from monitor.rules import load_rules
 
-    settings = load_config(config_path or default_config_path())
+    settings = load_config(config_path or default_config_path(), sending=True)
     rules = load_rules(settings.rules, settings.channels)
     return settings, rules
 
@@ -146,29 +155,36 @@ def run(
 @cli.command()
 @config_option
 def check(config_path: Path | None) -> None:
-    """Validate the config and every rule file.
+    """Validate the config and every rule file, and run the rules' examples.
 
-    Prints one `path:line:col: message` line per problem and exits 1, or a
-    one-line summary and exits 0.
+    Prints one `path:line:col: message` line per problem, config and rules
+    alike, all in one run, and exits 1; or prints a one-line summary and exits 0.
+    A `${VAR}` that is not set is a problem here even under [notify.*]: the
+    daemon would stop on it.
     """
-    settings = _config(config_path)
+    try:
+        settings, problems = read_config(config_path or default_config_path(), sending=True)
+    except MonitorError as error:
+        _fail(error)
     from monitor.rules import load_rule_set
     from monitor.rules.examples import run_examples
 
-    try:
-        rule_set = load_rule_set(settings.rules, settings.channels)
-    except RuleError as error:
-        for problem in error.problems:
-            click.echo(str(problem))
-        click.echo(f"{len(error.problems)} problem(s) found; nothing was loaded", err=True)
-        sys.exit(1)
-    for warning in rule_set.warnings:
-        click.echo(str(warning))
-    failures = run_examples(rule_set.rules)
-    for problem in failures:
+    found: list[Problem] = list(problems)
+    rule_set = None
+    if settings is not None:  # without the config (not TOML) there is no rule folder to read
+        try:
+            rule_set = load_rule_set(settings.rules, settings.channels)
+        except RuleError as error:
+            found.extend(error.problems)
+    if rule_set is not None:
+        found.extend(rule_set.warnings)
+        found.extend(run_examples(rule_set.rules))
+    for problem in found:
         click.echo(str(problem))
-    if failures:
-        click.echo(f"{len(failures)} rule example(s) failed", err=True)
+    errors = sum(1 for p in found if p.severity == "error")
+    if errors or settings is None or rule_set is None:
+        loaded = "" if rule_set is not None else "; nothing was loaded"
+        click.echo(f"{errors} problem(s) found{loaded}", err=True)
         sys.exit(1)
     examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in rule_set.rules)
     click.echo(
@@ -192,10 +208,9 @@ def status(config_path: Path | None, as_json: bool) -> None:
     from monitor import health
 
     try:
-        settings = load_config(config_path or default_config_path())
+        settings = load_config(config_path or default_config_path(), sending=False)
     except MonitorError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(health.State.DOWN)  # without the config there is no database to look at
+        _fail(error, health.State.DOWN)  # without the config there is no database to look at
     verdict = health.check(settings)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False))
@@ -541,7 +556,7 @@ def ui(config_path: Path | None, host: str, port: int, open_browser: bool) -> No
     from monitor.datasette import metadata_for, serve_command
 
     try:
-        settings = load_config(config_path or default_config_path())
+        settings = load_config(config_path or default_config_path(), sending=False)
         with tempfile.TemporaryDirectory(prefix="monitor-ui-") as folder:
             metadata = Path(folder) / "metadata.json"
             metadata.write_text(json.dumps(metadata_for(settings.database)), encoding="utf-8")
@@ -634,7 +649,7 @@ def match_command(
     from monitor.sources.adhoc import read_input
 
     try:
-        settings = load_config(config_path or default_config_path())
+        settings = load_config(config_path or default_config_path(), sending=False)
         rules = _rule_selection(settings, rules_dir, rule_ids)
         found = read_input(
             target,
@@ -691,7 +706,7 @@ def replay_command(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     try:
-        settings = load_config(config_path or default_config_path())
+        settings = load_config(config_path or default_config_path(), sending=False)
         rules = _rule_selection(settings, rules_dir, rule_ids)
         store = Store.open(settings.database)
     except MonitorError as error:

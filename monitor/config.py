@@ -1,8 +1,10 @@
 """TOML config -> frozen settings.
 
-Every problem names the key it is about (``sources[2].interval``), unknown keys
-get a did-you-mean, and ``${VAR}`` is read from the environment so secrets
-never have to live in the file.
+Every problem is found in one pass and reported as ``path:line:col: key:
+message; what to do`` (``sources[2].interval``); unknown keys get a
+did-you-mean. ``${VAR}`` is read from the environment so secrets never have to
+live in the file; a command that sends nothing does not need the ones under
+``[notify.*]`` (see ``load_config``).
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, Problem
 from monitor.models import Cadence
 from monitor.notify.schedule import parse_cadence, parse_quiet_hours
 from monitor.timeutil import parse_duration
+from monitor.tomlkeys import Located, locate
+from monitor.tomlkeys import Path as KeyPath
 
 DEFAULT_USER_AGENT = "monitor/0.1 (+https://github.com/monitor-news/monitor)"
 _SOURCE_NAME = re.compile(r"^[a-z0-9_-]+$")
@@ -137,57 +142,72 @@ class Settings:
         return tuple(names) or ("console",)
 
 
-_TOP_KEYS = {
-    "database",
-    "rules",
-    "sources",
-    "notify",
-    "user_agent",
-    "health",
-    "log_level",
-    "retention_days",
-    "keep_hits",
-    "http",
-    "delivery",
+#: Every key the config accepts, by table ("" is the top level, "sources" each
+#: [[sources]] table). config.example.toml shows each one (a test holds it to that).
+KEYS: dict[str, frozenset[str]] = {
+    "": frozenset(
+        {
+            "database",
+            "rules",
+            "sources",
+            "notify",
+            "user_agent",
+            "health",
+            "log_level",
+            "retention_days",
+            "keep_hits",
+            "http",
+            "delivery",
+        }
+    ),
+    "sources": frozenset(
+        {
+            "name",
+            "url",
+            "interval",
+            "timeout",
+            "full_text",
+            "tags",
+            "type",
+            "max_age",
+            "stale_after",
+        }
+    ),
+    "notify": frozenset({"slack", "email"}),
+    "notify.slack": frozenset({"webhook_url", "token", "channel", "base_url", "digest"}),
+    "notify.email": frozenset(
+        {
+            "host",
+            "port",
+            "security",
+            "username",
+            "password",
+            "sender",
+            "recipients",
+            "timeout",
+            "digest",
+        }
+    ),
+    "http": frozenset({"concurrency", "per_host", "host_delay", "max_body_mb"}),
+    "health": frozenset({"listen"}),
+    "delivery": frozenset(
+        {
+            "give_up_after",
+            "backfill",
+            "max_per_hour",
+            "backlog",
+            "timezone",
+            "quiet_hours",
+            "quiet_bypass",
+        }
+    ),
 }
-_HTTP_KEYS = {"concurrency", "per_host", "host_delay", "max_body_mb"}
-_HEALTH_KEYS = {"listen"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
-_SOURCE_KEYS = {
-    "name",
-    "url",
-    "interval",
-    "timeout",
-    "full_text",
-    "tags",
-    "type",
-    "max_age",
-    "stale_after",
-}
-_NOTIFY_KEYS = {"slack", "email"}
-_DELIVERY_KEYS = {
-    "give_up_after",
-    "backfill",
-    "max_per_hour",
-    "backlog",
-    "timezone",
-    "quiet_hours",
-    "quiet_bypass",
-}
-_SLACK_KEYS = {"webhook_url", "token", "channel", "base_url", "digest"}
-_EMAIL_KEYS = {
-    "host",
-    "port",
-    "security",
-    "username",
-    "password",
-    "sender",
-    "recipients",
-    "timeout",
-    "digest",
-}
 _SEVERITIES = ("info", "normal", "high")
 _SECURITY = ("none", "starttls", "tls")
+#: Where tomllib's messages say where the syntax went wrong.
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_TOML_AT_END = re.compile(r"\s*\(at end of document\)$")
 
 
 def default_config_path() -> Path:
@@ -195,214 +215,288 @@ def default_config_path() -> Path:
     return Path(os.environ.get("MONITOR_CONFIG") or "monitor.toml")
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate the config file at ``path``."""
+def load_config(
+    path: Path, environ: Mapping[str, str] | None = None, *, sending: bool = True
+) -> Settings:
+    """Read and validate the config file at ``path``; ConfigError lists every problem.
+
+    ``sending=False`` is for commands that send nothing (status, hits, ...): a
+    ``${VAR}`` under ``[notify.*]`` that is not set is then left as written
+    instead of being an error, since only sending reads those values. Secrets
+    live there, and ``sudo monitor status`` does not see the service's
+    EnvironmentFile.
+    """
+    settings, problems = read_config(path, environ, sending=sending)
+    if problems or settings is None:
+        raise ConfigError("\n".join(str(p) for p in problems))
+    return settings
+
+
+def read_config(
+    path: Path, environ: Mapping[str, str] | None = None, *, sending: bool = True
+) -> tuple[Settings | None, tuple[Problem, ...]]:
+    """The settings and every problem found in the file, for `monitor check`.
+
+    The settings are a best effort when there are problems (a bad value reads
+    as its default), so the rules can still be checked against them; None when
+    the file is not valid TOML. A file that cannot be read at all raises
+    ConfigError.
+    """
     environ = os.environ if environ is None else environ
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"config file {str(path)!r} not found",
             hint="pass --config PATH, set MONITOR_CONFIG, or copy config.example.toml "
             "to monitor.toml",
         ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}", hint="fix the TOML syntax at that line") from exc
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from exc
-    reader = _Reader(path, environ)
-    return reader.settings(raw)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return None, (_syntax_problem(path, text, exc),)
+    reader = _Reader(path, text, environ, sending)
+    settings = reader.settings(raw)
+    return settings, tuple(sorted(reader.problems, key=lambda p: (p.line, p.col)))
+
+
+def _syntax_problem(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> Problem:
+    """tomllib's message, with the position it names moved to the front."""
+    message = str(exc)
+    if found := _TOML_AT.search(message):
+        line, col = int(found.group(1)), int(found.group(2))
+        message = message[: found.start()]
+    else:
+        lines = text.split("\n")
+        line, col = len(lines), len(lines[-1]) + 1
+        message = _TOML_AT_END.sub("", message)
+    return Problem(str(path), line, col, f"invalid TOML: {message}; fix the syntax there")
+
+
+def dotted(path: KeyPath) -> str:
+    """``("sources", 2, "interval")`` as the user reads it: ``sources[2].interval``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f"{'.' if text else ''}{part}"
+    return text
 
 
 class _Reader:
-    """Walks the parsed TOML, checking keys and types, naming each key in errors."""
+    """Walks the parsed TOML, checking keys and types; collects every problem.
 
-    def __init__(self, path: Path, environ: Mapping[str, str]) -> None:
+    A bad value is reported and read as its default, so one mistake does not
+    hide the next. Positions are looked up in the text only when a problem
+    needs one.
+    """
+
+    def __init__(self, path: Path, text: str, environ: Mapping[str, str], sending: bool) -> None:
         self.path = path
         self.base = path.parent
+        self.text = text
         self.environ = environ
+        self.sending = sending
+        self.problems: list[Problem] = []
+        #: Keys holding a ${VAR} that is not set: their value says nothing more.
+        self.unset: set[KeyPath] = set()
 
-    def fail(self, key: str, message: str, hint: str = "") -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {message}", hint=hint)
+    @cached_property
+    def located(self) -> Located:
+        return locate(self.text)
 
-    def check_keys(self, table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    def problem(self, at: KeyPath, message: str, hint: str = "", key: bool = False) -> None:
+        if at in self.unset:
+            return  # `'${FEED}/rss' is not a URL` would only repeat the missing variable
+        line, col = self.located.position(at, key=key)
+        text = f"{dotted(at)}: {message}" if at else message
+        self.problems.append(
+            Problem(str(self.path), line, col, f"{text}; {hint}" if hint else text)
+        )
+
+    def check_keys(self, table: Mapping[str, Any], allowed: frozenset[str], at: KeyPath) -> None:
         for key in table:
             if key not in allowed:
                 close = difflib.get_close_matches(key, sorted(allowed), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else ""
                 hint = hint or f"known keys here: {', '.join(sorted(allowed))}"
-                raise self.fail(f"{where}{key}", "unknown key", hint)
+                self.problem((*at, key), "unknown key", hint, key=True)
 
-    def string(self, table: Mapping[str, Any], key: str, where: str, default: str) -> str:
+    def string(self, table: Mapping[str, Any], key: str, at: KeyPath, default: str) -> str:
         value = table.get(key, default)
         if not isinstance(value, str):
-            raise self.fail(f"{where}{key}", f"expected a string, got {value!r}")
-        return self.expand(value, f"{where}{key}")
+            self.problem((*at, key), f"expected a string, got {value!r}")
+            return default
+        return self.expand(value, (*at, key))
 
-    def expand(self, value: str, key: str) -> str:
-        def replace(found: re.Match[str]) -> str:
-            name = found.group(1)
-            if name not in self.environ:
-                raise self.fail(
-                    key,
+    def expand(self, value: str, at: KeyPath) -> str:
+        """``${VAR}`` from the environment; one that is not set stays as written."""
+        missing = [name for name in _VAR.findall(value) if name not in self.environ]
+        if self.sending or at[:1] != ("notify",):
+            for name in dict.fromkeys(missing):
+                self.problem(
+                    at,
                     f"environment variable {name} is not set",
                     hint=f"export {name}=... (or put it in the systemd EnvironmentFile)",
                 )
-            return self.environ[name]
+        if missing:
+            self.unset.add(at)
+        return _VAR.sub(lambda found: self.environ.get(found.group(1), found.group()), value)
 
-        return _VAR.sub(replace, value)
-
-    def duration(self, table: Mapping[str, Any], key: str, where: str, default: str) -> timedelta:
-        text = self.string(table, key, where, default)
+    def duration(self, table: Mapping[str, Any], key: str, at: KeyPath, default: str) -> timedelta:
+        text = self.string(table, key, at, default)
         try:
             value = parse_duration(text)
         except ValueError as exc:
-            raise self.fail(f"{where}{key}", str(exc)) from None
+            self.problem((*at, key), str(exc))
+            return parse_duration(default)
         if value < timedelta(seconds=1):
-            raise self.fail(f"{where}{key}", "must be at least 1s")
+            self.problem((*at, key), "must be at least 1s")
+            return parse_duration(default)
         return value
 
-    def boolean(self, table: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    def boolean(self, table: Mapping[str, Any], key: str, at: KeyPath, default: bool) -> bool:
         value = table.get(key, default)
         if not isinstance(value, bool):
-            raise self.fail(f"{where}{key}", f"expected true or false, got {value!r}")
+            self.problem((*at, key), f"expected true or false, got {value!r}")
+            return default
         return value
 
-    def table(self, parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
+    def number(
+        self, table: Mapping[str, Any], key: str, at: KeyPath, default: int, low: int, what: str
+    ) -> int:
+        """A whole number of at least ``low``; ``what`` says what it counts."""
+        value = table.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            self.problem((*at, key), f"expected {what} ({low} or more), got {value!r}")
+            return default
+        return value
+
+    def table(self, parent: Mapping[str, Any], key: str, at: KeyPath) -> Mapping[str, Any] | None:
         value = parent.get(key)
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise self.fail(f"{where}{key}", "expected a table")
+            self.problem((*at, key), "expected a table")
+            return None
         return value
 
     def settings(self, raw: Mapping[str, Any]) -> Settings:
-        self.check_keys(raw, _TOP_KEYS, "")
-        notify = self.table(raw, "notify", "") or {}
-        self.check_keys(notify, _NOTIFY_KEYS, "notify.")
+        self.check_keys(raw, KEYS[""], ())
+        notify = self.table(raw, "notify", ()) or {}
+        self.check_keys(notify, KEYS["notify"], ("notify",))
         return Settings(
             path=self.path,
-            database=self.base / self.string(raw, "database", "", "monitor.db"),
-            rules=self.base / self.string(raw, "rules", "", "rules"),
+            database=self.base / self.string(raw, "database", (), "monitor.db"),
+            rules=self.base / self.string(raw, "rules", (), "rules"),
             sources=self.sources(raw.get("sources", [])),
-            slack=self.slack(self.table(notify, "slack", "notify.")),
-            email=self.email(self.table(notify, "email", "notify.")),
-            user_agent=self.string(raw, "user_agent", "", DEFAULT_USER_AGENT),
-            health=self.health(self.table(raw, "health", "")),
+            slack=self.slack(self.table(notify, "slack", ("notify",))),
+            email=self.email(self.table(notify, "email", ("notify",))),
+            user_agent=self.string(raw, "user_agent", (), DEFAULT_USER_AGENT),
+            health=self.health(self.table(raw, "health", ())),
             log_level=self.log_level(raw),
-            retention_days=self.retention_days(raw),
-            keep_hits=self.boolean(raw, "keep_hits", "", True),
-            http=self.http(self.table(raw, "http", "")),
-            delivery=self.delivery(self.table(raw, "delivery", "") or {}),
+            retention_days=self.number(raw, "retention_days", (), 90, 1, "a whole number of days"),
+            keep_hits=self.boolean(raw, "keep_hits", (), True),
+            http=self.http(self.table(raw, "http", ())),
+            delivery=self.delivery(self.table(raw, "delivery", ()) or {}),
         )
 
-    def delivery(self, notify: Mapping[str, Any]) -> DeliveryConfig:
-        where = "delivery."
-        self.check_keys(notify, _DELIVERY_KEYS, where)
-        counts: dict[str, int] = {}
-        for key, default in (("max_per_hour", 30), ("backlog", 10)):
-            value = notify.get(key, default)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise self.fail(
-                    f"{where}{key}", f"expected a whole number (0 or more), got {value!r}"
-                )
-            counts[key] = value
-        zone = self.string(notify, "timezone", where, "UTC")
+    def delivery(self, table: Mapping[str, Any]) -> DeliveryConfig:
+        at: KeyPath = ("delivery",)
+        self.check_keys(table, KEYS["delivery"], at)
+        zone = self.string(table, "timezone", at, "UTC")
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail(
-                f"{where}timezone",
+            self.problem(
+                (*at, "timezone"),
                 f"unknown time zone {zone!r}",
                 hint='use an IANA name like "Europe/Berlin" or "UTC"',
-            ) from None
+            )
+            zone = "UTC"
         quiet = None
-        if "quiet_hours" in notify:
+        if "quiet_hours" in table:
             try:
-                quiet = parse_quiet_hours(self.string(notify, "quiet_hours", where, ""))
+                quiet = parse_quiet_hours(self.string(table, "quiet_hours", at, ""))
             except ValueError as exc:
-                raise self.fail(f"{where}quiet_hours", str(exc)) from None
-        bypass = notify.get("quiet_bypass", ["high"])
+                self.problem((*at, "quiet_hours"), str(exc))
+        bypass = table.get("quiet_bypass", ["high"])
         if not isinstance(bypass, list) or not all(b in _SEVERITIES for b in bypass):
-            raise self.fail(
-                f"{where}quiet_bypass",
+            self.problem(
+                (*at, "quiet_bypass"),
                 f"expected a list of severities ({', '.join(_SEVERITIES)}), got {bypass!r}",
                 hint='quiet_bypass = ["high"] lets high-severity alerts through; [] holds all',
             )
+            bypass = ["high"]
         return DeliveryConfig(
-            give_up_after=self.duration(notify, "give_up_after", where, "24h"),
-            backfill=self.duration(notify, "backfill", where, "24h"),
-            max_per_hour=counts["max_per_hour"],
-            backlog=counts["backlog"],
+            give_up_after=self.duration(table, "give_up_after", at, "24h"),
+            backfill=self.duration(table, "backfill", at, "24h"),
+            max_per_hour=self.number(table, "max_per_hour", at, 30, 0, "a whole number"),
+            backlog=self.number(table, "backlog", at, 10, 0, "a whole number"),
             timezone=zone,
             quiet_hours=quiet,
             quiet_bypass=tuple(bypass),
         )
 
-    def cadence(self, table: Mapping[str, Any], where: str) -> Cadence | None:
+    def cadence(self, table: Mapping[str, Any], at: KeyPath) -> Cadence | None:
         if "digest" not in table:
             return None
         try:
-            return parse_cadence(self.string(table, "digest", where, ""))
+            return parse_cadence(self.string(table, "digest", at, ""))
         except ValueError as exc:
-            raise self.fail(f"{where}digest", str(exc)) from None
-
-    def retention_days(self, raw: Mapping[str, Any]) -> int:
-        days = raw.get("retention_days", 90)
-        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-            raise self.fail(
-                "retention_days",
-                f"expected a whole number of days (1 or more), got {days!r}",
-                hint="write it like retention_days = 90",
-            )
-        return days
+            self.problem((*at, "digest"), str(exc))
+            return None
 
     def log_level(self, raw: Mapping[str, Any]) -> str:
-        level = self.string(raw, "log_level", "", "")
+        level = self.string(raw, "log_level", (), "")
         if level and level not in LOG_LEVELS:
-            raise self.fail("log_level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
+            self.problem(("log_level",), f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
+            return ""
         return level
 
     def health(self, table: Mapping[str, Any] | None) -> HealthConfig | None:
         if table is None:
             return None
-        self.check_keys(table, _HEALTH_KEYS, "health.")
-        listen = self.string(table, "listen", "health.", "127.0.0.1:9108")
+        self.check_keys(table, KEYS["health"], ("health",))
+        listen = self.string(table, "listen", ("health",), "127.0.0.1:9108")
         host, colon, port = listen.rpartition(":")
         host = host.removeprefix("[").removesuffix("]")
         if not colon or not host or not port.isdigit() or int(port) > 65535:
-            raise self.fail(
-                "health.listen",
+            self.problem(
+                ("health", "listen"),
                 f"{listen!r} is not an address and port",
                 hint='write it like "127.0.0.1:9108" (keep it on localhost unless a firewall '
                 "guards the port)",
             )
+            return HealthConfig()
         return HealthConfig(host, int(port))
 
     def sources(self, raw: Any) -> tuple[SourceConfig, ...]:
         if not isinstance(raw, list):
-            raise self.fail("sources", "expected [[sources]] tables")
+            self.problem(("sources",), "expected [[sources]] tables")
+            return ()
         result: list[SourceConfig] = []
         seen: set[str] = set()
         for index, table in enumerate(raw):
-            where = f"sources[{index}]."
+            at: KeyPath = ("sources", index)
             if not isinstance(table, dict):
-                raise self.fail(f"sources[{index}]", "expected a table")
-            self.check_keys(table, _SOURCE_KEYS, where)
-            name = self.string(table, "name", where, "")
+                self.problem(at, "expected a table")
+                continue
+            self.check_keys(table, KEYS["sources"], at)
+            name = self.string(table, "name", at, "")
             if not _SOURCE_NAME.match(name):
-                raise self.fail(
-                    f"{where}name",
+                self.problem(
+                    (*at, "name"),
                     f"{name!r} is not a valid source name",
                     hint="use lower-case letters, digits, '_' and '-' only",
                 )
-            if name in seen:
-                raise self.fail(f"{where}name", f"source {name!r} is defined twice")
+            elif name in seen:
+                self.problem((*at, "name"), f"source {name!r} is defined twice")
             seen.add(name)
-            url = self.string(table, "url", where, "")
+            url = self.string(table, "url", at, "")
             if not url.startswith(("http://", "https://", "file://")):
-                raise self.fail(
-                    f"{where}url",
+                self.problem(
+                    (*at, "url"),
                     f"{url!r} is not an http(s):// or file:// URL",
                     hint="write the full address, like https://example.org/rss.xml",
                 )
@@ -412,32 +506,34 @@ class _Reader:
                 SourceConfig(
                     name=name,
                     url=url,
-                    interval=self.duration(table, "interval", where, "10m"),
-                    timeout=self.duration(table, "timeout", where, "20s"),
-                    full_text=self.boolean(table, "full_text", where, False),
-                    tags=self.tags(table.get("tags", []), f"{where}tags"),
-                    type=self.source_type(table, where),
-                    max_age=self.duration(table, "max_age", where, "7d"),
-                    stale_after=self.duration(table, "stale_after", where, "6h"),
+                    interval=self.duration(table, "interval", at, "10m"),
+                    timeout=self.duration(table, "timeout", at, "20s"),
+                    full_text=self.boolean(table, "full_text", at, False),
+                    tags=self.tags(table, at),
+                    type=self.source_type(table, at),
+                    max_age=self.duration(table, "max_age", at, "7d"),
+                    stale_after=self.duration(table, "stale_after", at, "6h"),
                 )
             )
         return tuple(result)
 
-    def source_type(self, table: Mapping[str, Any], where: str) -> str:
-        kind = self.string(table, "type", where, "feed")
+    def source_type(self, table: Mapping[str, Any], at: KeyPath) -> str:
+        kind = self.string(table, "type", at, "feed")
         if kind not in SOURCE_TYPES:
-            raise self.fail(
-                f"{where}type",
+            self.problem(
+                (*at, "type"),
                 f"{kind!r} is not one of {', '.join(SOURCE_TYPES)}",
                 hint="feed reads RSS, Atom and JSON Feed alike; sitemap reads news sitemaps; "
                 "page turns a section front's article links into stories",
             )
+            return "feed"
         return kind
 
     def http(self, table: Mapping[str, Any] | None) -> HttpConfig:
         if table is None:
             return HttpConfig()
-        self.check_keys(table, _HTTP_KEYS, "http.")
+        at: KeyPath = ("http",)
+        self.check_keys(table, KEYS["http"], at)
         numbers: dict[str, float] = {}
         for key, default, low in (
             ("concurrency", 64, 1),
@@ -447,9 +543,8 @@ class _Reader:
         ):
             value = table.get(key, default)
             if not isinstance(value, int | float) or isinstance(value, bool) or value < low:
-                raise self.fail(
-                    f"http.{key}", f"expected a number of at least {low}, got {value!r}"
-                )
+                self.problem((*at, key), f"expected a number of at least {low}, got {value!r}")
+                value = default
             numbers[key] = value
         return HttpConfig(
             concurrency=int(numbers["concurrency"]),
@@ -458,9 +553,11 @@ class _Reader:
             max_bytes=int(numbers["max_body_mb"] * 1024 * 1024),
         )
 
-    def tags(self, value: Any, key: str) -> tuple[str, ...]:
+    def tags(self, table: Mapping[str, Any], at: KeyPath) -> tuple[str, ...]:
+        value = table.get("tags", [])
         if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
-            raise self.fail(key, 'expected a list of tag names, like ["mena", "wires"]')
+            self.problem((*at, "tags"), 'expected a list of tag names, like ["mena", "wires"]')
+            return ()
         return tuple(value)
 
     def file_url(self, url: str) -> str:
@@ -469,26 +566,28 @@ class _Reader:
         return (self.base / local).resolve().as_uri()
 
     def slack(self, table: Mapping[str, Any] | None) -> SlackConfig | None:
+        """The Slack settings; kept when they have a problem, so rules naming Slack still check."""
         if table is None:
             return None
-        where = "notify.slack."
-        self.check_keys(table, _SLACK_KEYS, where)
+        at: KeyPath = ("notify", "slack")
+        self.check_keys(table, KEYS["notify.slack"], at)
         config = SlackConfig(
-            webhook_url=self.string(table, "webhook_url", where, ""),
-            token=self.string(table, "token", where, ""),
-            channel=self.string(table, "channel", where, ""),
-            base_url=self.string(table, "base_url", where, SlackConfig.base_url),
-            digest=self.cadence(table, where),
+            webhook_url=self.string(table, "webhook_url", at, ""),
+            token=self.string(table, "token", at, ""),
+            channel=self.string(table, "channel", at, ""),
+            base_url=self.string(table, "base_url", at, SlackConfig.base_url),
+            digest=self.cadence(table, at),
         )
         if not config.webhook_url and not config.token:
-            raise self.fail(
-                "notify.slack",
+            self.problem(
+                at,
                 "needs webhook_url or token",
                 hint="set webhook_url to an Incoming Webhook, or token and channel for a bot",
+                key=True,
             )
-        if config.token and not config.webhook_url and not config.channel:
-            raise self.fail(
-                "notify.slack.channel",
+        elif config.token and not config.webhook_url and not config.channel:
+            self.problem(
+                (*at, "channel"),
                 "a bot token needs a default channel",
                 hint='add channel = "#media-alerts"',
             )
@@ -497,27 +596,30 @@ class _Reader:
     def email(self, table: Mapping[str, Any] | None) -> EmailConfig | None:
         if table is None:
             return None
-        where = "notify.email."
-        self.check_keys(table, _EMAIL_KEYS, where)
+        at: KeyPath = ("notify", "email")
+        self.check_keys(table, KEYS["notify.email"], at)
         port = table.get("port", 25)
         if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-            raise self.fail(f"{where}port", f"expected a port number, got {port!r}")
-        security = self.string(table, "security", where, "none")
+            self.problem((*at, "port"), f"expected a port number, got {port!r}")
+            port = 25
+        security = self.string(table, "security", at, "none")
         if security not in _SECURITY:
-            raise self.fail(
-                f"{where}security", f"{security!r} is not one of {', '.join(_SECURITY)}"
-            )
+            self.problem((*at, "security"), f"{security!r} is not one of {', '.join(_SECURITY)}")
+            security = "none"
         recipients = table.get("recipients", [])
         if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
-            raise self.fail(f"{where}recipients", "expected a list of addresses")
+            self.problem((*at, "recipients"), "expected a list of addresses")
+            recipients = []
         return EmailConfig(
-            host=self.string(table, "host", where, "localhost"),
+            host=self.string(table, "host", at, "localhost"),
             port=port,
             security=security,
-            username=self.string(table, "username", where, ""),
-            password=self.string(table, "password", where, ""),
-            sender=self.string(table, "sender", where, "monitor@localhost"),
-            recipients=tuple(self.expand(r, f"{where}recipients") for r in recipients),
-            timeout=self.duration(table, "timeout", where, "30s"),
-            digest=self.cadence(table, where),
+            username=self.string(table, "username", at, ""),
+            password=self.string(table, "password", at, ""),
+            sender=self.string(table, "sender", at, "monitor@localhost"),
+            recipients=tuple(
+                self.expand(r, (*at, "recipients", i)) for i, r in enumerate(recipients)
+            ),
+            timeout=self.duration(table, "timeout", at, "30s"),
+            digest=self.cadence(table, at),
         )

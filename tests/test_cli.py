@@ -1,13 +1,20 @@
-"""`monitor check` and config errors through click's CliRunner, on real temp files."""
+"""`monitor check`, config errors and secrets, through CliRunner and real processes, on real
+temp files."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from harness import write_project
 
 from monitor.cli import cli
+from monitor.store import Store, heartbeat
 
 GOOD_RULE = "title: Assad\nentities: [{name: Bashar al-Assad, aliases: [Assad]}]\n"
 
@@ -94,3 +101,188 @@ def test_format_help_names_only_the_formats_a_command_takes() -> None:
         for fmt in ("table", "json", "ndjson", "csv"):
             said = fmt in words.split()
             assert said == (fmt in offered), (command, fmt, described)
+
+
+# --- secrets: only the commands that send need them ----------------------------------
+
+HOOK = "MONITOR_TEST_UNSET_HOOK"
+SMTP = "MONITOR_TEST_UNSET_SMTP"
+SECRETS = f"""
+[notify.slack]
+webhook_url = "${{{HOOK}}}"
+[notify.email]
+password = "${{{SMTP}}}"
+recipients = ["desk@example.org"]
+"""
+
+
+def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`monitor ARGS` as a real process, with neither secret in its environment."""
+    environ = {k: v for k, v in os.environ.items() if k not in (HOOK, SMTP)}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        env={**environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def secret_project(tmp_path: Path) -> Path:
+    """A project whose config names two secrets, with a database a daemon is beating in."""
+    config = make_project(tmp_path, {"assad.yaml": GOOD_RULE}, extra=SECRETS)
+    store = Store.open(tmp_path / "monitor.db")
+    try:
+        # This process's pid on this host: status sees a live daemon.
+        heartbeat.record_start(store.conn, config, sources=1, rules=1, interval=10)
+        heartbeat.beat(store.conn, cycle=True)
+    finally:
+        store.close()
+    return config
+
+
+def test_status_and_hits_work_without_the_notify_secrets(secret_project: Path) -> None:
+    status = monitor("status", "--config", str(secret_project))
+    hits = monitor("hits", "--config", str(secret_project), "--format", "json")
+
+    assert status.returncode == 0, status.stderr
+    assert "status:     ok" in status.stdout
+    assert (hits.returncode, json.loads(hits.stdout), hits.stderr) == (0, [], "")
+
+
+def test_run_and_check_still_name_the_missing_secret_and_its_key(secret_project: Path) -> None:
+    run = monitor("run", "--once", "--config", str(secret_project))
+    check = monitor("check", "--config", str(secret_project))
+
+    config = secret_project
+    missing = [
+        f"{config}:7:15: notify.slack.webhook_url: environment variable {HOOK} is not set; "
+        f"export {HOOK}=... (or put it in the systemd EnvironmentFile)",
+        f"{config}:9:12: notify.email.password: environment variable {SMTP} is not set; "
+        f"export {SMTP}=... (or put it in the systemd EnvironmentFile)",
+    ]
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [f"error: {line}" for line in missing]
+    assert check.returncode == 1
+    assert check.stdout.splitlines() == missing
+    assert check.stderr == "2 problem(s) found\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats"],
+        ["export"],
+        ["outbox"],
+        ["prune", "--dry-run"],
+        ["sources"],
+        ["replay", "--since", "7d"],
+        ["match", "-"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_every_command_that_sends_nothing_works_without_the_secrets(
+    secret_project: Path, args: list[str]
+) -> None:
+    result = CliRunner(env={HOOK: None, SMTP: None}).invoke(
+        cli, [*args, "--config", str(secret_project)], input="Assad speaks\nIn Damascus.\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "is not set" not in result.stderr
+
+
+def test_hits_show_gets_past_the_config_without_the_secrets(secret_project: Path) -> None:
+    result = CliRunner(env={HOOK: None}).invoke(
+        cli, ["hits", "show", "7", "--config", str(secret_project)]
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no hit with id 7 in ")
+
+
+def test_secret_values_stay_out_of_the_output(secret_project: Path) -> None:
+    secrets = {HOOK: "https://hooks.slack.com/services/T000/B000/s3cr3t-hook", SMTP: "s3cr3t-pw"}
+    outputs = [
+        monitor(*args, "--config", str(secret_project), env=secrets)
+        for args in (["check"], ["status"], ["status", "--json"])
+    ]
+
+    assert [result.returncode for result in outputs] == [0, 0, 0]
+    for result in outputs:
+        for secret in secrets.values():
+            assert secret not in result.stdout + result.stderr
+
+
+# --- config problems: all at once, with their positions ------------------------------
+
+BROKEN_CONFIG = """\
+rules = "rules"
+databse = "m.db"
+
+[[sources]]
+name = "World News"
+url = "https://example.org/rss"
+interval = "0s"
+timout = "20s"
+"""
+
+
+def test_check_prints_every_config_and_rule_problem_in_one_run(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "d.yaml": "title: D\nphrases: [Damascus]\n",
+            "e.yaml": "title: E\nid: d\nphrases: [Tartus]\nseverity: urgent\n",
+            "f.yaml": "title: F\nphrases: [Homs]\nphrasez: [x]\n",
+        },
+        "",
+    )
+    config = tmp_path / "monitor.toml"
+    config.write_text(BROKEN_CONFIG)
+    rules = tmp_path / "rules"
+
+    result = CliRunner().invoke(cli, ["check", "--config", str(config)])
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{config}:2:1: databse: unknown key; did you mean 'database'?",
+        f"{config}:5:8: sources[0].name: 'World News' is not a valid source name; "
+        "use lower-case letters, digits, '_' and '-' only",
+        f"{config}:7:12: sources[0].interval: must be at least 1s",
+        f"{config}:8:1: sources[0].timout: unknown key; did you mean 'timeout'?",
+        f"{rules / 'e.yaml'}:4:11: severity must be one of info, normal, high",
+        f"{rules / 'e.yaml'}:2:5: duplicate rule id 'd': also used by {rules / 'd.yaml'}; "
+        "rename the file or set a different `id:`",
+        f"{rules / 'f.yaml'}:3:1: unknown key 'phrasez'; did you mean 'phrases'?",
+    ]
+    assert result.stderr == "7 problem(s) found; nothing was loaded\n"
+
+
+def test_check_gives_a_toml_syntax_error_its_position(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.toml"
+    config.write_text('database = "m.db"\n[[sources]\n')
+
+    result = CliRunner().invoke(cli, ["check", "--config", str(config)])
+
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"{config}:2:10: invalid TOML: Expected ']]' at the end of an array declaration; "
+        "fix the syntax there\n"
+    )
+
+
+def test_other_commands_give_one_error_line_per_config_problem(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.toml"
+    config.write_text(BROKEN_CONFIG)
+
+    hits = CliRunner().invoke(cli, ["hits", "--config", str(config)])
+    status = monitor("status", "--config", str(config))
+
+    for stderr in (hits.stderr, status.stderr):
+        lines = stderr.splitlines()
+        assert len(lines) == 4 and all(line.startswith(f"error: {config}:") for line in lines)
+        assert "did you mean 'timeout'?" in lines[3]
+    assert (hits.exit_code, status.returncode) == (1, 2)

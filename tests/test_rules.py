@@ -498,6 +498,38 @@ def test_duplicate_id_from_the_file_stem(tmp_path: Path) -> None:
     assert f"duplicate rule id 'a': also used by {first}" in problem.message
 
 
+def test_duplicate_id_is_reported_beside_the_other_problems_of_its_file(tmp_path: Path) -> None:
+    first = write(tmp_path, "d.yaml", "title: D\nid: d\nphrases: [Damascus]\n")
+    second = write(tmp_path, "e.yaml", "title: E\nid: d\nphrases: [Tartus]\nseverity: urgent\n")
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{second}:4:11: severity must be one of info, normal, high",
+        f"{second}:2:5: duplicate rule id 'd': also used by {first}; "
+        "rename the file or set a different `id:`",
+    ]
+
+
+def test_an_invalid_rule_still_claims_its_id_and_its_file_stem(tmp_path: Path) -> None:
+    # The first file of each pair has a problem of its own; its id still counts.
+    broken_id = write(tmp_path, "a.yaml", "title: A\nid: shared\nphrases: []\n")
+    reuses_id = write(tmp_path, "b.yaml", "title: B\nid: shared\nphrases: [b]\n")
+    broken_stem = write(tmp_path, "c.yaml", "title: C\nphrases: [c]\nfields: [headline]\n")
+    reuses_stem = write(tmp_path, "d.yaml", "title: D\nid: c\nphrases: [d]\n")
+    bad_id = write(tmp_path, "e.yaml", "title: E\nid: [x]\nphrases: [e]\n")
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path)
+    found = [(p.path, p.line, p.col, p.message.split(";")[0]) for p in caught.value.problems]
+    assert found == [
+        (str(broken_id), 3, 10, "phrases is empty"),
+        (str(reuses_id), 2, 5, f"duplicate rule id 'shared': also used by {broken_id}"),
+        (str(broken_stem), 3, 10, "unknown field 'headline'"),
+        (str(reuses_stem), 2, 5, f"duplicate rule id 'c': also used by {broken_stem}"),
+        # An id that is not a valid id claims nothing, and is reported once.
+        (str(bad_id), 2, 5, "rule id ['x'] must be letters, digits, '.', '_' or '-'"),
+    ]
+
+
 def test_unreadable_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("title: Erdoğan\nphrases: [x]\n".encode("utf-16"))

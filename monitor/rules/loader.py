@@ -672,6 +672,19 @@ def _parse_yaml(text: str, path: str) -> tuple[Located | None, list[Problem]]:
         return None, [Problem(path, line, col, f"invalid YAML: {reason}")]
 
 
+def declared_id(doc: Located, default_id: str) -> str | None:
+    """The id a rule document claims, valid or not otherwise: its ``id:``, else the file stem.
+
+    None when the document is not a mapping or its ``id:`` is not a valid id
+    (a problem already reported for the file itself).
+    """
+    raw = doc.value
+    if not isinstance(raw, dict):
+        return None
+    rule_id = raw.get("id", default_id)
+    return rule_id if isinstance(rule_id, str) and _RULE_ID.match(rule_id) else None
+
+
 def is_dictionary(doc: Located) -> bool:
     """A file with a top-level ``entities:`` list and no ``title`` is a shared dictionary."""
     raw = doc.value
@@ -765,9 +778,10 @@ def _load_rule_set(folder: FsPath, channels: Iterable[str] | None) -> RuleSet:
     for file, doc in rule_docs:
         rule, found = _check_rule(doc, str(file), file.stem, channel_set, dictionary)
         problems.extend(found)
-        if rule is None:
-            continue
-        if rule.id in first_seen:
+        # A file with other problems still claims its id, so a clash with it is
+        # reported in the same run rather than after those are fixed.
+        rule_id = rule.id if rule else declared_id(doc, file.stem)
+        if rule_id is not None and rule_id in first_seen:
             # Point at the `id:` value when there is one (else the top of the rule).
             line, col = doc.position(("id",))
             problems.append(
@@ -775,14 +789,16 @@ def _load_rule_set(folder: FsPath, channels: Iterable[str] | None) -> RuleSet:
                     str(file),
                     line,
                     col,
-                    f"duplicate rule id {rule.id!r}: also used by {first_seen[rule.id]}; "
+                    f"duplicate rule id {rule_id!r}: also used by {first_seen[rule_id]}; "
                     "rename the file or set a different `id:`",
                 )
             )
             continue
-        first_seen[rule.id] = str(file)
-        rules.append(rule)
-        problems.extend(risky(rule))
+        if rule_id is not None:
+            first_seen[rule_id] = str(file)
+        if rule is not None:
+            rules.append(rule)
+            problems.extend(risky(rule))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise RuleError(errors)
