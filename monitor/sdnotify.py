@@ -60,6 +60,9 @@ class SystemdNotifier:
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                # Sent from the event loop: a stalled manager (its queue full) holds it a
+                # second at most, then the send fails like any other.
+                sock.settimeout(1.0)
                 sock.connect(self._address)
                 sock.sendall("\n".join(lines).encode("utf-8"))
         except OSError as exc:

@@ -6,7 +6,6 @@ Importable like servers.py and feedtext.py; the fixtures built on it (``start``,
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -32,7 +31,17 @@ exclude: [football]
 """
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+#: The events that end a poll, whatever its outcome (monitor/cycle.py, monitor/daemon.py).
+POLL_ENDS = ("fetched", "fetch_failed", "fetch_deferred", "poll_failed", "poll_abandoned")
+
+
+#: How long a wait for something that should happen may take before the test fails. Generous:
+#: a wait returns as soon as its condition holds, and a loaded 2-core CI machine may take a
+#: few seconds just to start a daemon. A test whose point is a short delay gives its own.
+PATIENCE = 30.0
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = PATIENCE) -> bool:
     """Poll ``condition`` until it holds or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -83,15 +92,35 @@ class DaemonProcess:
     def events(self, name: str) -> list[str]:
         return [line for line in self.lines if f" event={name} " in line + " "]
 
-    def wait_for_event(self, name: str, count: int = 1, timeout: float = 10.0) -> bool:
+    def wait_for_event(self, name: str, count: int = 1, timeout: float = PATIENCE) -> bool:
         return wait_for(lambda: len(self.events(name)) >= count, timeout)
+
+    def wait_for_polls_after(self, name: str, polls: int = 2, timeout: float = PATIENCE) -> bool:
+        """Wait until ``polls`` polls have ended since the latest ``name`` event (one source).
+
+        A poll takes the rules it matches with when it starts, so one in flight across a
+        reload finishes with the old rules. The second poll to end after the reload began
+        after it: from then on every poll matches with the new rules. A test that changes
+        a feed right after a reload must wait for this, or an old-rules poll may fetch the
+        new story, match it with the old rules and store it unalerted for good.
+        """
+
+        def ended() -> int:
+            lines = self.lines
+            marks = [i for i, line in enumerate(lines) if f" event={name} " in line + " "]
+            if not marks:
+                return 0
+            after = lines[marks[-1] + 1 :]
+            return sum(any(f" event={e} " in line + " " for e in POLL_ENDS) for line in after)
+
+        return wait_for(lambda: ended() >= polls, timeout)
 
     @property
     def running(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self, signum: int = signal.SIGTERM, timeout: float = 10.0) -> tuple[int, float]:
-        """Send ``signum``; return the exit code and how long the exit took."""
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = PATIENCE) -> tuple[int, float]:
+        """Send ``signum``; return the exit code and how long the exit took (tests bound it)."""
         started = time.monotonic()
         self.process.send_signal(signum)
         code = self.process.wait(timeout=timeout)
@@ -102,7 +131,7 @@ class DaemonProcess:
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-        self.process.wait(timeout=10)
+        self.process.wait(timeout=PATIENCE)
         for reader in self._readers:
             reader.join(timeout=5)
         for stream in (self.process.stdout, self.process.stderr):
@@ -111,26 +140,53 @@ class DaemonProcess:
 
 
 class NotifySocket:
-    """A datagram socket standing in for systemd's: collects what the daemon notifies."""
+    """A datagram socket standing in for systemd's: collects what the daemon notifies.
+
+    A thread reads it all the time, as systemd does. The kernel queues only a few
+    datagrams for a reader (``net.unix.max_dgram_qlen``, often 10), and a daemon whose
+    queue is full blocks in ``send`` with its event loop: with pings every 0.1 s, a test
+    that stopped reading for a second would stall every poll and delivery it waits for.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.received: list[str] = []
+        self._received: list[str] = []
+        self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.bind(str(path))
-        self._sock.settimeout(0.2)
+        self._sock.settimeout(0.1)
+        self._closing = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._closing.is_set():
+            try:
+                datagram = self._sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed
+            with self._lock:
+                self._received.extend(datagram.decode().split("\n"))
 
     @property
     def env(self) -> dict[str, str]:
         return {"NOTIFY_SOCKET": str(self.path)}
 
+    @property
+    def received(self) -> list[str]:
+        """Every line received so far, in order."""
+        with self._lock:
+            return list(self._received)
+
     def seen(self, message: str, count: int = 1) -> bool:
-        """Read what has come (waiting 0.2 s at most); has ``message`` come ``count`` times?"""
-        with contextlib.suppress(TimeoutError):
-            self.received.extend(self._sock.recv(4096).decode().split("\n"))
+        """Has ``message`` come ``count`` times?"""
         return self.received.count(message) >= count
 
     def close(self) -> None:
+        self._closing.set()
+        self._reader.join(timeout=5)
         self._sock.close()
 
 

@@ -22,6 +22,7 @@ import json
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -56,6 +57,8 @@ class RecordedRequest(NamedTuple):
     method: str
     path: str
     headers: dict[str, str]
+    #: When it arrived (``time.monotonic()``): for tests of what waited for what.
+    at: float = 0.0
 
 
 class _LoopbackHTTPServer(ThreadingHTTPServer):
@@ -108,7 +111,7 @@ class _QuietHandler(BaseHTTPRequestHandler):
 
     def recorded(self) -> RecordedRequest:
         headers = {name.lower(): value for name, value in self.headers.items()}
-        return RecordedRequest(self.command, self.path, headers)
+        return RecordedRequest(self.command, self.path, headers, time.monotonic())
 
     def read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

@@ -72,12 +72,13 @@ def test_a_reload_leaves_the_event_loop_free_then_switches(
     seen = notify_socket.seen
     # WatchdogSec=0.3s: a ping every 0.1 s, from a job on the event loop.
     daemon = start(config, env={**notify_socket.env, "WATCHDOG_USEC": "300000"})
-    assert wait_for(lambda: seen("READY=1"), timeout=15)
+    assert wait_for(lambda: seen("READY=1"))
     assert wait_for(lambda: len(slack_server.messages) == 1)
 
     (tmp_path / "rules" / "assad.yaml").write_text(PUTIN_TOO)
     daemon.process.send_signal(signal.SIGHUP)
-    assert wait_for(lambda: seen("READY=1", count=2), timeout=15)
+    assert wait_for(lambda: seen("READY=1", count=2))
+    assert daemon.wait_for_event("reloaded")  # stderr may come later than the socket
 
     # Reading and compiling the rules took the loop's time on a thread: the watchdog
     # kept pinging between RELOADING=1 and the READY=1 that ends the reload.
@@ -86,6 +87,7 @@ def test_a_reload_leaves_the_event_loop_free_then_switches(
     ready = received.index("READY=1", reloading)
     assert "WATCHDOG=1" in received[reloading:ready]
     assert f"rules={MANY + 1}" in daemon.events("reloaded")[0]
+    assert daemon.wait_for_polls_after("reloaded"), daemon.log  # no poll left on the old rules
     feed_server.route("/feed", feed("Assad speaks", "Putin visits Tartus"))
     assert wait_for(lambda: any("Putin visits Tartus" in t for t in texts(slack_server)))
     assert daemon.running
@@ -101,7 +103,7 @@ def test_of_two_overlapping_reloads_the_later_one_wins(
     add_many_rules(tmp_path / "rules")
     rule_file = tmp_path / "rules" / "assad.yaml"
     daemon = start(config)
-    assert daemon.wait_for_event("fetched", timeout=15)
+    assert daemon.wait_for_event("fetched")
 
     rule_file.write_text(PUTIN_TOO)
     assert daemon.wait_for_event("rules_changed")  # the folder reload has begun
@@ -111,12 +113,13 @@ def test_of_two_overlapping_reloads_the_later_one_wins(
     saved.write_text(ERDOGAN_ONLY)
     os.replace(saved, rule_file)
     daemon.process.send_signal(signal.SIGHUP)  # while that reload still reads and compiles
-    assert daemon.wait_for_event("reloaded", timeout=15)
+    assert daemon.wait_for_event("reloaded")
 
     lines = daemon.lines
     folder_done = next(i for i, line in enumerate(lines) if " event=rules_reloaded " in line)
     sighup_done = next(i for i, line in enumerate(lines) if " event=reloaded " in line)
     assert folder_done < sighup_done  # the SIGHUP reload waited its turn, then read the new file
+    assert daemon.wait_for_polls_after("reloaded"), daemon.log  # no poll left on the old rules
     feed_server.route("/feed", feed("Assad speaks", "Putin visits Tartus", "Erdogan visits"))
     assert wait_for(lambda: "Erdogan visits" in hit_titles(tmp_path / "monitor.db"))
     assert hit_titles(tmp_path / "monitor.db") == {"Assad speaks", "Erdogan visits"}
@@ -128,7 +131,8 @@ def test_a_rule_edit_applies_without_restart(
 ) -> None:
     daemon = alerted
     (tmp_path / "rules" / "assad.yaml").write_text(PUTIN_TOO)
-    assert daemon.wait_for_event("rules_reloaded", timeout=10)
+    assert daemon.wait_for_event("rules_reloaded")
+    assert daemon.wait_for_polls_after("rules_reloaded"), daemon.log  # none on the old rules
     feed_server.route("/feed", feed("Assad speaks", "Putin visits Tartus"))
 
     assert wait_for(lambda: any("Putin visits Tartus" in t for t in texts(slack_server)))
@@ -143,9 +147,9 @@ def test_a_broken_edit_keeps_the_last_good_rules_and_says_so_once(
     rule_file = tmp_path / "rules" / "assad.yaml"
 
     rule_file.write_text("title: Assad watch\nentities: [{name: Bashar al-Assad, aliasez: []}]\n")
-    assert daemon.wait_for_event("reload_failed", timeout=10)
+    assert daemon.wait_for_event("reload_failed")
     rule_file.write_text("title: Assad watch\nentities: [{name: Bashar al-Assad, aliasez: [x]}]\n")
-    assert daemon.wait_for_event("reload_failed", count=2, timeout=10)
+    assert daemon.wait_for_event("reload_failed", count=2)
 
     problems = daemon.events("reload_problem")
     assert any(f"{rule_file}:2:" in line and "aliasez" in line for line in problems)
@@ -156,7 +160,7 @@ def test_a_broken_edit_keeps_the_last_good_rules_and_says_so_once(
     assert wait_for(lambda: any("Assad meets envoy" in t for t in texts(slack_server)))
 
     rule_file.write_text(PUTIN_TOO)
-    assert daemon.wait_for_event("rules_reloaded", timeout=10)
+    assert daemon.wait_for_event("rules_reloaded")
     assert wait_for(lambda: any("valid again" in t for t in texts(slack_server)))
     assert daemon.running
 
