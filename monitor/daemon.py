@@ -525,7 +525,13 @@ class _Service:
             await self._rules_failed(error)
             return
         except MonitorError as error:
-            _reload_failed(error.message, error.hint)
+            lines = error.message.splitlines()
+            if len(lines) > 1:  # a config with several problems: one log line each
+                for line in lines:
+                    event("reload_problem", logging.ERROR, problem=line)
+                _reload_failed(f"{len(lines)} problem(s) in the config", error.hint)
+            else:
+                _reload_failed(error.message, error.hint)
             return
         except Exception as exc:  # a bug in loading or compiling: the old ones stay
             _reload_failed(_describe(exc), "report this as a bug; the old config still runs")

@@ -115,13 +115,17 @@ def test_sighup_with_a_broken_config_or_rule_keeps_the_old_ones_running(
 ) -> None:
     daemon, config = alerted, alerted.config
     good_config = config.read_text()
-    config.write_text(good_config + "\nintervall = 3\n")
+    config.write_text(good_config + "\nintervall = 3\ntimout = 4\n")
 
     daemon.process.send_signal(signal.SIGHUP)
 
     assert daemon.wait_for_event("reload_failed")
     failure = daemon.events("reload_failed")[0]
-    assert "intervall" in failure and "kept the running config" in failure
+    assert "2 problem(s) in the config" in failure and "kept the running config" in failure
+    problems = daemon.events("reload_problem")  # one line each, located
+    assert len(problems) == 2
+    assert f"{config}:" in problems[0] and "intervall" in problems[0]
+    assert f"{config}:" in problems[1] and "timout" in problems[1]
     config.write_text(good_config)
     (config.parent / "rules" / "assad.yaml").write_text("title: [unclosed\n")
     daemon.process.send_signal(signal.SIGHUP)
