@@ -98,7 +98,7 @@ async def poll_source(
             (story, known, digest, backdated, hits, signature(story.body or story.summary))
         )
     if matched:
-        new_stories, new_hits = _store_stories(store, source.name, matched, routes)
+        new_stories, new_hits = store_stories(store, source.name, matched, routes)
     store.record_fetch(result, source.url, new_stories)
     await _health(store, source, settings, result)
     event(
@@ -112,55 +112,53 @@ async def poll_source(
     return PollReport(source.name, ok=True, new_stories=new_stories, new_hits=new_hits)
 
 
-def _store_stories(
+def store_stories(
     store: Store, source: str, matched: list[Matched], routes: dict[str, list[tuple[str, str]]]
 ) -> tuple[int, int]:
     """Store a poll's matched stories; returns (new stories, new hits).
 
-    One transaction for the poll, with the stories matched beforehand so the
-    write lock is held for the rows alone: a commit costs more than a story.
-    A duplicate (stored meanwhile by another feed) skips only itself; any
-    other error rolls the whole poll back (see ``Store.batch``).
+    The storing half of ``poll_source``, public so that bench/history.py times
+    the daemon's own path. One transaction for the poll, with the stories
+    matched beforehand so the write lock is held for the rows alone: a commit
+    costs more than a story. A duplicate (stored meanwhile by another feed)
+    skips only itself and counts for nothing; any other error rolls the whole
+    poll back (see ``Store.batch``). A hit the store did not keep, because its
+    rule had hit the cluster already (an update, a syndicated copy), is logged
+    as ``hit_suppressed``, the others as ``hit``.
     """
     new_stories = new_hits = 0
     with store.batch():
         for story, known, digest, backdated, hits, sig in matched:
             where = story.url or story.guid
-            cluster_id = known.cluster_id if known else store.find_cluster(story, sig)
-            # A rule that already hit the cluster (an update, a syndicated copy) is not
-            # stored or alerted again; asked before the save, which would add this story's.
-            alerted = (
-                {rule for _, rule in store.hit_keys([cluster_id])}
-                if hits and cluster_id is not None
-                else set()
-            )
             if known:
-                hit_ids = store.update(known, story, digest, hits, routes, sig)
+                saved = store.update(known, story, digest, hits, routes, sig)
                 event("story_updated", source=source, story=where)
             else:
-                hit_ids = store.save(
+                saved = store.save(
                     story,
                     hits,
                     routes,
-                    cluster_id=cluster_id,
+                    cluster_id=store.find_cluster(story, sig),
                     signature=sig,
                     content_hash=digest,
                     backdated=backdated,
                 )
+                if saved.story_id is None:
+                    continue  # another feed stored it first, this poll: its hits are that feed's
                 new_stories += 1
-            new_hits += len(hit_ids)
+            new_hits += len(saved.hits)
             for hit in hits:
-                if hit.rule.id in alerted:
+                if hit.rule.id in saved.hits:
+                    event("hit", rule=hit.rule.id, source=source, story=where)
+                else:
                     event(
                         "hit_suppressed",
                         logging.DEBUG,
                         rule=hit.rule.id,
                         source=source,
                         story=where,
-                        cluster=cluster_id,
+                        cluster=saved.cluster_id,
                     )
-                elif hit_ids:  # none when another feed stored the story first, this poll
-                    event("hit", rule=hit.rule.id, source=source, story=where)
     return new_stories, new_hits
 
 

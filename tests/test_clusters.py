@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 from feedtext import Item, rss
+from hypothesis import given
+from hypothesis import strategies as st
 from servers import FeedServer
 
 from monitor import dedupe
@@ -449,3 +451,47 @@ def test_language_is_stored(feed_server: FeedServer, store: Store, tmp_path: Pat
     poll(store, tmp_path, source(feed_server, "fr"), [])
 
     assert store.conn.execute("SELECT language FROM stories").fetchone()[0] == "fr"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://news.example.org/world/quake",  # canonical: the shortcut's case
+        "https://news.example.org/",
+        "http://10.0.0.1/a;b=c/d~e",
+        "https://news.example.org/world/quake/",
+        "https://news.example.org",
+        "https://news.example.org//",
+        "https://News.example.org/a",
+        "HTTPS://news.example.org/a",
+        "https://news.example.org./a",
+        "https://news.example.org:443/a",
+        "https://news.example.org:8443/a",
+        "https://user@news.example.org/a",
+        "https://news.example.org/a?id=7",
+        "https://news.example.org/a?",
+        "https://news.example.org/a#x",
+        "https://news.example.org/a b",
+        "https://news.example.org/a\tb",
+        " https://news.example.org/a",
+        "https://.example.org/a",
+        "https://-/a",
+        "http://[::1]/a",
+        "ftp://news.example.org/a",
+        "urn:uuid:1234",
+    ],
+)
+def test_the_stores_canonical_url_is_dedupes(url: str) -> None:
+    assert clusters.canonical_url(url) == dedupe.canonical_url(url)
+
+
+_URL_PARTS = st.sampled_from(
+    ["http", "https", "HTTP", ":", "//", "/", ".", "-", "a", "Z", "0", "9", "?", "#", "=", "&",
+     "%2F", "@", "[", "]", "~", "_", ";", " ", "\t", "\n", "é", "utm_source=x", ":443", ":80"]
+)  # fmt: skip
+
+
+@given(st.lists(_URL_PARTS, max_size=14).map("".join))
+def test_the_stores_canonical_url_shortcut_agrees_with_dedupe(tail: str) -> None:
+    for url in (tail, f"https://{tail}", f"http://news.example.org/{tail}"):
+        assert clusters.canonical_url(url) == dedupe.canonical_url(url)

@@ -36,7 +36,7 @@ from monitor.notify.schedule import (
     quiet_end,
 )
 from monitor.rules import load_rules
-from monitor.store import Store
+from monitor.store import Saved, Store
 from monitor.timeutil import utcnow
 
 UTC_NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -226,7 +226,7 @@ class World:
         cluster_id: int | None = None,
         body: str = "President Assad spoke on Monday.",
         routes: list[tuple[str, str]] | None = None,
-    ) -> list[int]:
+    ) -> Saved:
         self.count += 1
         now = utcnow()
         story = Story(
@@ -536,7 +536,7 @@ def test_syndicated_copy_after_the_alert_is_a_thread_reply(
 
     # The copy joins the cluster; the rule does not fire again (one hit per cluster).
     world.clock.advance(seconds=1)
-    assert world.hit(source="other-paper", cluster_id=cluster) == []
+    assert world.hit(source="other-paper", cluster_id=cluster).hits == {}
     report = world.deliver()
     again = world.deliver()
 

@@ -15,7 +15,7 @@ import sqlite_utils
 from monitor.datasette import metadata_for
 from monitor.errors import StoreError
 from monitor.models import Hit, Match, Rule, Story
-from monitor.store import Store, outbox
+from monitor.store import Saved, Store, outbox
 from monitor.store.queries import HitQuery, list_sql
 from monitor.store.schema import MIGRATIONS
 
@@ -102,6 +102,7 @@ def test_the_database_works_with_sqlite_utils_and_datasette(store: Store) -> Non
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 32000
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -64_000  # KiB: a poll's pages
     db = sqlite_utils.Database(str(store.path))
     assert {"sources", "clusters", "stories", "hits", "deliveries"} <= set(db.table_names())
     assert db.table("stories").detect_fts() == "stories_fts"
@@ -184,9 +185,10 @@ def test_save_stores_story_hits_and_deliveries_in_one_transaction(store: Store) 
 
     assert not store.is_known(first)
     assert store.conn.execute("SELECT count(*) FROM hits").fetchone()[0] == 0
-    ids = store.save(first, [hit(SYRIA, first)], ROUTES)
-    assert len(ids) == 1
-    assert store.save(first, [hit(SYRIA, first)], ROUTES) == []  # already stored
+    saved = store.save(first, [hit(SYRIA, first)], ROUTES)
+    assert saved.story_id == 1 and list(saved.hits) == ["syria"]
+    again = store.save(first, [hit(SYRIA, first)], ROUTES)
+    assert (again.story_id, again.hits) == (None, {})  # already stored
 
 
 def test_a_rule_hits_a_cluster_once(store: Store) -> None:
@@ -194,18 +196,36 @@ def test_a_rule_hits_a_cluster_once(store: Store) -> None:
     store.save(first, [hit(SYRIA, first)], ROUTES)
     cluster = store.conn.execute("SELECT cluster_id FROM stories WHERE id = 1").fetchone()[0]
 
-    ids = store.save(copy, [hit(SYRIA, copy), hit(ENERGY, copy)], ROUTES, cluster_id=cluster)
+    saved = store.save(copy, [hit(SYRIA, copy), hit(ENERGY, copy)], ROUTES, cluster_id=cluster)
 
     rows = store.conn.execute("SELECT rule, story_id, cluster_id FROM hits ORDER BY id").fetchall()
     assert rows == [("syria", 1, cluster), ("energy", 2, cluster)]
-    assert len(ids) == 1
+    assert (saved.story_id, saved.cluster_id, saved.hits) == (2, cluster, {"energy": 2})
     assert store.hit(1)["outlets"][0]["source"] == "wire"  # type: ignore[index]
+
+
+def test_an_update_says_which_rules_it_stored_and_keeps_the_stored_source(store: Store) -> None:
+    first = story(1, title="Assad meets envoy")
+    store.save(first, [hit(SYRIA, first)], ROUTES)
+    known = store.known(replace(first, source="wire"))  # the same URL, from another feed
+    assert known is not None and known.source == "world"
+    changed = replace(first, source="wire", title="Assad meets envoy on energy")
+
+    saved = store.update(
+        known, changed, "changed", [hit(SYRIA, changed), hit(ENERGY, changed)], ROUTES
+    )
+
+    assert saved == Saved(1, 1, {"energy": 2})
+    assert store.conn.execute("SELECT source FROM stories").fetchall() == [("world",)]
+    assert store.conn.execute("SELECT source, hits FROM daily_hits_by_source").fetchall() == [
+        ("world", 2)
+    ]
 
 
 def test_a_batch_is_one_transaction_and_a_duplicate_skips_only_itself(store: Store) -> None:
     with store.batch():
         store.save(story(1), [], {})
-        assert store.save(story(1), [], {}) == []
+        assert store.save(story(1), [], {}).story_id is None
         store.save(story(2), [], {})
         assert store.conn.in_transaction
 
@@ -227,7 +247,7 @@ def search(store: Store, text: str) -> list[str]:
 def test_a_batch_is_searchable_once_it_ends(store: Store) -> None:
     with store.batch():
         store.save(story(1, title="Assad meets envoy"), [], {})
-        assert store.save(story(1, title="Assad meets envoy"), [], {}) == []
+        assert store.save(story(1, title="Assad meets envoy"), [], {}).story_id is None
         assert search(store, "Assad") == []
         store.save(story(3, title="Assad in Moscow"), [], {})
 
@@ -262,8 +282,8 @@ def test_a_failed_save_spoils_its_batch_even_when_caught(store: Store) -> None:
 def test_a_duplicate_in_a_batch_leaves_no_cluster_behind(store: Store) -> None:
     with store.batch():
         store.save(story(1), [], {})
-        assert store.save(replace(story(1), guid="other"), [], {}) == []  # same URL
-        assert store.save(replace(story(2), guid="urn:test:1"), [], {}) == []  # same guid
+        assert store.save(replace(story(1), guid="other"), [], {}).story_id is None  # same URL
+        assert store.save(replace(story(2), guid="urn:test:1"), [], {}).story_id is None  # guid
 
     assert store.conn.execute("SELECT id FROM clusters").fetchall() == [(1,)]
 

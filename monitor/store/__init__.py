@@ -1,5 +1,5 @@
 """The SQLite store: schema and migrations (schema.py), reads and writes (db.py)."""
 
-from monitor.store.db import Store
+from monitor.store.db import Saved, Store
 
-__all__ = ["Store"]
+__all__ = ["Saved", "Store"]

@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from monitor.sources.feed import FetchResult, SourceState
 
 BUSY_TIMEOUT_MS = 10_000
+#: The page cache of a connection, at most (``PRAGMA cache_size``), in KiB.
+CACHE_KIB = 64_000
 
 
 # json.dumps(..., ensure_ascii=False) builds an encoder at every call.
@@ -75,6 +78,21 @@ def _hit_values(count: int) -> str:
 
 # A poll's stories share their fetch time.
 _fetched_at = lru_cache(maxsize=4)(isoformat)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a ``save`` or ``update`` stored, for the caller's counts and log events.
+
+    ``story_id`` is None when the story was not stored: another feed stored
+    it first (same guid or canonical URL). ``hits`` maps each rule whose hit
+    was stored to the new hit's id; a rule that had hit the story's cluster
+    already is not in it (its hit was suppressed).
+    """
+
+    story_id: int | None
+    cluster_id: int | None
+    hits: dict[str, int]
 
 
 class Store:
@@ -115,6 +133,13 @@ class Store:
             # Statement and savepoint journals in memory, not temporary files: they
             # spill past 64 KiB, which one statement's index pages can exceed.
             conn.execute("PRAGMA temp_store = MEMORY")
+            # A page cache of up to 64 MB, not 2 MB: a poll's transaction touches more
+            # pages than 2 MB holds (the end of each index, one place per source and per
+            # rule in others, the full-text segments), so they were read again from the
+            # operating system at every poll. A 20,000-story cycle made 60,000-80,000
+            # reads of 4 KB, now about 20,000 (docs/performance.md). Pages are cached
+            # as they are read: a command that reads little uses little.
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
@@ -266,7 +291,7 @@ class Store:
         hits: Iterable[Hit],
         routes: dict[str, list[tuple[str, str]]],
         signature: bytes | None = None,
-    ) -> list[int]:
+    ) -> Saved:
         """Store an updated story's new text and the hits of rules that had not hit it yet."""
         now = utcnow()
         # The index's update trigger deletes the old text from the index: a story
@@ -276,12 +301,10 @@ class Store:
             clusters.update_story(self.conn, known.story_id, story, content_hash, now)
             clusters.add_signature(self.conn, self._bands, known.story_id, signature)
             # Hits count under the stored story's source (the update may come from another feed).
-            (source,) = self.conn.execute(
-                "SELECT source FROM stories WHERE id = ?", [known.story_id]
-            ).fetchone()
-            return self._save_hits(
-                known.story_id, known.cluster_id, source, hits, routes, isoformat(now)
+            stored = self._save_hits(
+                known.story_id, known.cluster_id, known.source, hits, routes, isoformat(now)
             )
+        return Saved(known.story_id, known.cluster_id, stored)
 
     def save(
         self,
@@ -293,11 +316,11 @@ class Store:
         signature: bytes | None = None,
         content_hash: str = "",
         backdated: bool = False,
-    ) -> list[int]:
+    ) -> Saved:
         """Store a new story, its hits and one pending delivery per route, atomically.
 
-        ``routes`` maps a rule id to its (channel, target) pairs. Returns the
-        new hit ids; an already-known story stores nothing and returns [].
+        ``routes`` maps a rule id to its (channel, target) pairs. Returns what
+        was stored; an already-known story stores nothing (``story_id`` None).
         The story starts its own cluster unless ``cluster_id`` names the one
         it is a copy of. A rule fires once per cluster: a hit on a cluster
         that already has one for the rule is not stored again. Atomic: its own
@@ -323,7 +346,7 @@ class Store:
         signature: bytes | None,
         content_hash: str,
         backdated: bool,
-    ) -> list[int]:
+    ) -> Saved:
         """The writes of ``save``, inside the caller's transaction."""
         now = _stamp_now()
         url = clusters.canonical_url(story.url) if story.url else ""
@@ -366,11 +389,12 @@ class Store:
             # only a unique index can say no here, and the new cluster goes again.
             if new_cluster:
                 conn.execute("DELETE FROM clusters WHERE id = ?", [cluster_id])
-            return []
+            return Saved(None, None, {})
         story_id = cursor.lastrowid or 0
         self._owed.stories.append(story_id)
         clusters.add_signature(conn, self._bands, story_id, signature, new=True)
-        return self._save_hits(story_id, cluster_id or 0, story.source, hits, routes, now)
+        stored = self._save_hits(story_id, cluster_id or 0, story.source, hits, routes, now)
+        return Saved(story_id, cluster_id, stored)
 
     def _save_hits(
         self,
@@ -380,8 +404,8 @@ class Store:
         hits: Iterable[Hit],
         routes: dict[str, list[tuple[str, str]]],
         now: str,
-    ) -> list[int]:
-        """The hits and deliveries of ``save``, inside its transaction.
+    ) -> dict[str, int]:
+        """The hits and deliveries of ``save``, inside its transaction: rule -> new hit id.
 
         ``source`` is the stored story's, for the per-day counts.
         """
@@ -399,7 +423,7 @@ class Store:
             for hit in hits
         ]
         if not rows:
-            return []
+            return {}
         # One statement for the story's hits: the ids come back by rule (a rule
         # hits a cluster once, so a rule's second hit is skipped like any other).
         stored = dict(
@@ -411,13 +435,13 @@ class Store:
             ).fetchall()
         )
         day = now[:10]  # what substr(matched_at, 1, 10) says
-        hit_ids = []
+        hit_ids: dict[str, int] = {}
         deliveries = []
         for row in rows:
             hit_id = stored.pop(row[0], None)
             if hit_id is None:
                 continue
-            hit_ids.append(hit_id)
+            hit_ids[row[0]] = hit_id
             self._owed.hits.append((day, row[0], source))
             deliveries += [(hit_id, ch, target, now, now) for ch, target in routes.get(row[0], [])]
         if deliveries:
