@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -24,21 +25,25 @@ LEVELS = ("debug", "info", "warning", "error")
 #: Shorter secrets would "match" inside ordinary words; real tokens are far longer.
 MIN_SECRET_LENGTH = 6
 _HANDLER_NAME = "monitor-stderr"
+#: A key=value value with one of these (or none at all) is written as a JSON string.
+_NEEDS_QUOTES = re.compile(r'[ "=\n]')
 
 Listener = Callable[[str, Mapping[str, Any]], None]
 _listeners: list[Listener] = []
-_secrets: set[str] = set()
+#: Longest first, so a webhook URL is hidden whole rather than around a shorter secret.
+_secrets: tuple[str, ...] = ()
 
 
 def redact(secrets: Iterable[str]) -> None:
     """Never print these strings again in this process."""
-    _secrets.update(s for s in secrets if len(s) >= MIN_SECRET_LENGTH)
+    global _secrets
+    known = set(_secrets).union(s for s in secrets if len(s) >= MIN_SECRET_LENGTH)
+    _secrets = tuple(sorted(known, key=len, reverse=True))
 
 
 def scrub(text: str) -> str:
     """``text`` with every registered secret replaced by ``***``."""
-    # Longest first, so a webhook URL is hidden whole rather than around a shorter secret.
-    for secret in sorted(_secrets, key=len, reverse=True):
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, "***")
     return text
@@ -62,8 +67,17 @@ def _parts(record: logging.LogRecord) -> tuple[str, dict[str, Any]]:
     return "log", extra
 
 
+_clock: tuple[int, str] = (-1, "")  # the last second formatted, and its text
+
+
 def _moment(record: logging.LogRecord) -> str:
-    return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The record's time to the second, UTC (formatted once a second: a busy poll logs
+    thousands of lines in one)."""
+    global _clock
+    second = int(record.created)
+    if _clock[0] != second:
+        _clock = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return _clock[1]
 
 
 class _KeyValueFormatter(logging.Formatter):
@@ -72,7 +86,7 @@ class _KeyValueFormatter(logging.Formatter):
         parts = [_moment(record), f"level={record.levelname.lower()}", f"event={name}"]
         for key, value in fields.items():
             text = scrub(str(value))  # before quoting, which could split a secret up
-            if not text or any(c in text for c in ' "=') or "\n" in text:
+            if not text or _NEEDS_QUOTES.search(text):
                 text = json.dumps(text, ensure_ascii=False)
             parts.append(f"{key}={text}")
         return " ".join(parts)
@@ -115,6 +129,8 @@ def configure(level: str = "info", fmt: str = "keyvalue") -> None:
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME]
     root.addHandler(handler)
+    # Neither format prints a record's thread or process: do not look them up per line.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     LOGGER.handlers.clear()
     LOGGER.propagate = True
     set_level(level)
@@ -134,4 +150,10 @@ def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
             LOGGER.warning(
                 "listener_failed", extra={"fields": {"for_event": name, "error": repr(exc)}}
             )
-    LOGGER.log(level, name, extra={"fields": fields})
+    if LOGGER.isEnabledFor(level):
+        # makeRecord, not LOGGER.log: the caller's file and line (which log() finds by
+        # walking the stack, a fifth of the cost of a line) are never printed.
+        record = LOGGER.makeRecord(
+            LOGGER.name, level, "", 0, name, (), None, None, {"fields": fields}
+        )
+        LOGGER.handle(record)

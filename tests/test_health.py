@@ -414,6 +414,35 @@ def test_key_value_lines_hide_registered_secrets(capsys: pytest.CaptureFixture[s
     assert 'event=log logger=slack_sdk message="sending to ***"' in lines[1]
 
 
+def test_a_longer_secret_is_hidden_whole_and_values_are_quoted_when_needed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure("info", "keyvalue")
+    redact(["hooks-secret-part"])
+    redact(["https://hooks.example.org/hooks-secret-part/more"])  # added later, yet first
+
+    event("sent", url="https://hooks.example.org/hooks-secret-part/more", note="a=b", empty="")
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(' level=info event=sent url=*** note="a=b" empty=""')
+
+
+def test_each_line_carries_its_own_second(capsys: pytest.CaptureFixture[str]) -> None:
+    configure("info", "keyvalue")
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "monitor-stderr")
+    for created in (1764115200.2, 1764115200.9, 1764115261.5, 1764115200.0):
+        record = logging.makeLogRecord({"msg": "tick", "created": created, "fields": {}})
+        handler.emit(record)
+
+    stamps = [line.split()[0] for line in capsys.readouterr().err.splitlines()]
+    assert stamps == [
+        "2025-11-26T00:00:00Z",
+        "2025-11-26T00:00:00Z",
+        "2025-11-26T00:01:01Z",
+        "2025-11-26T00:00:00Z",
+    ]
+
+
 def test_json_lines_parse_and_respect_the_level(capsys: pytest.CaptureFixture[str]) -> None:
     configure("warning", "json")
 
