@@ -78,8 +78,10 @@ async def poll_source(
     for story in reversed(result.stories):
         known = store.known(story)
         digest = content_hash(story.title, story.summary, story.body)
-        # Stories stored before content hashes existed have none: never "changed".
-        if known and (not known.content_hash or known.content_hash == digest):
+        if known and (known.source != source.name or _unchanged(known, digest)):
+            # Seen before. Another feed's copy of a stored story (same link or guid)
+            # is a second sighting, not an edit: taking its text would swap the two
+            # copies back and forth on every poll, and match the story again.
             continue
         fresh.append((story, known, digest))
     if fresh and (source.full_text or source.type == "page"):
@@ -110,6 +112,12 @@ async def poll_source(
         hits=new_hits,
     )
     return PollReport(source.name, ok=True, new_stories=new_stories, new_hits=new_hits)
+
+
+def _unchanged(known: Known, digest: str) -> bool:
+    """Whether a stored story's text is what its feed now says (stories stored before
+    content hashes existed have none: never "changed")."""
+    return not known.content_hash or known.content_hash == digest
 
 
 def store_stories(

@@ -100,3 +100,30 @@ def test_a_story_another_feed_stored_first_in_the_cycle_counts_for_nothing(
     assert events(caplog, "hit") == [] and events(caplog, "hit_suppressed") == []
     assert store.conn.execute("SELECT source FROM stories").fetchall() == [("wire",)]
     assert store.conn.execute("SELECT count(*) FROM clusters").fetchone()[0] == 1
+
+
+def test_another_feeds_copy_of_a_stored_story_is_seen_not_swapped_in(
+    feed_server: FeedServer, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two feeds carry one article (the same link, tracking parameters aside) with their
+    # own text. The first stored wins; the other is a second sighting, on every poll.
+    caplog.set_level(logging.DEBUG, logger="monitor")
+    url = "https://news.example.org/world/port-talks"
+    world = Item("Port talks resume", url, "Officials met at the port on Monday.")
+    wire = Item("Port talks resume", url + "?utm_source=wire", "Officials met. Talks go on.")
+    feed_server.route("/world", rss([world]))
+    feed_server.route("/wire", rss([wire]))
+    rules = [rule("port", "port")]
+
+    reports = [
+        poll(store, tmp_path, source(feed_server, name), rules)
+        for name in ("world", "wire", "world")
+    ]
+    late_rule = [*rules, rule("talks", "talks go on")]  # added later, e.g. by a reload
+    reports += [poll(store, tmp_path, source(feed_server, "wire"), late_rule)]
+
+    assert [(r.new_stories, r.new_hits) for r in reports] == [(1, 1), (0, 0), (0, 0), (0, 0)]
+    assert events(caplog, "story_updated") == []
+    (summary,) = store.conn.execute("SELECT summary FROM stories").fetchone()
+    assert summary == "Officials met at the port on Monday."  # the stored copy's text stays
+    assert [fields["rule"] for _, fields in events(caplog, "hit")] == ["port"]
