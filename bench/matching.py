@@ -553,19 +553,27 @@ rules, measured on this generator):
   term has an *anchor* (its word fewest terms share) and a *probe* (its next
   rarest word); one set intersection of the story's words with the ~13,000
   anchors, then each anchor's probe looked up, in C (`compress` over `map`):
-  ~0.03 ms, most of it cache misses in those tables (this generator's names
-  share syllables with its common words, so a body holds ~58 anchors but ~3
-  terms in play). The terms in play are then looked for as substrings: a
-  field's words joined by single spaces (~0.015 ms to build for a 3 KB body)
-  hold a term exactly where " its words " stand, so `str.find` in C does what
-  comparing words one by one in Python did (`list.index` compared every word
-  of a field through the object protocol: a fifth of all instructions), and
-  the spaces before a place count the words before it.
+  ~0.03 ms, most of it cache and TLB misses in those tables (this generator's
+  names share syllables with its common words, so a body holds ~58 anchors
+  but ~3 terms in play). Matching the same story twice in a row takes about
+  0.12 ms the second time against 0.19 ms the first: over a third of a story's
+  cost is memory latency. So the anchor and probe words are copied together
+  at compile time (`automaton._packed`): they sat on ~13,000 memory pages
+  among the rules' million objects, and now fill ~650. The terms in play are
+  then looked for as substrings: the story's words joined by single spaces,
+  field after field with a break between two (`textview.JoinedWords`, ~0.015
+  ms to build for a 3 KB body), hold a term exactly where " its words "
+  stand, so one `str.find` in C does what comparing words one by one in
+  Python did (`list.index` compared every word of a field through the object
+  protocol: a fifth of all instructions), and the spaces before a place count
+  the words before it in its field.
 - Evaluating the candidates (about 3 a story, 1.35 of which fire): their other
   terms (names, exclusions, `near` terms, fuzzy keywords) are looked for only
   then, and only while their requirements still hold: a requirement, an
   entity or a rule's exclusions none of whose first words is in the story is
-  refuted with one `isdisjoint`; a case-sensitive name is looked for
+  refuted with one `isdisjoint`; a term looked for on demand keeps its needle
+  and the words it needs together (`automaton.LazyTerm`), and two in three
+  are settled by those words alone; a case-sensitive name is looked for
   lower-cased among the folded words first. Quoting a match needs the field's
   word edges (one NumPy pass over its folded bytes, once per field quoted).
   ~0.06 ms.

@@ -334,6 +334,19 @@ def test_a_stem_of_one_letter_that_folds_to_several_words_is_found() -> None:
         assert [m.text for m in found[0].matches][-1] == "\ufdfa"
 
 
+def test_a_stem_of_a_letter_that_folds_to_nothing_is_found_only_in_fields_with_words() -> None:
+    # "\uff9e*" folds to an empty stem, which stands before every word; the fields are
+    # searched as one string, and a field without words must hold no place for it
+    # (found by the explore profile's random draw).
+    rules = [
+        rule("stem", phrases=("Assad", "\uff9e*")),
+        rule("near", phrases=("a",), match=Near(("\uff9e*", "b"), within=3)),
+    ]
+    for title, body in (("", ""), ("", "x"), ("a b", "c \uff9e d"), ("x", ""), ("", "a b")):
+        text = story(title, body)
+        assert compile_rules(rules).match_story(text) == match_story(rules, text)
+
+
 def test_nested_and_overlapping_phrases_are_all_found() -> None:
     rules = [
         rule("short", phrases=("white house",)),

@@ -6,13 +6,14 @@ trailing ``*`` on its last word, optionally case-sensitive. Every occurrence
 is reported, nested and overlapping ones included: "white house" inside
 "white house press secretary" is found along with the longer phrase.
 
-A field's words joined by single spaces, with a space at each end
-(``FieldView.joined``), hold a term exactly where its *needle* stands: its
-words joined the same way, between two spaces (no space after a ``*`` stem).
-``str.find`` looks for a needle in C, much faster than comparing words one by
-one in Python (``list.count`` and ``list.index`` compare every word of the
-field through the object protocol), and the spaces before a place count the
-words before it. Looking for each of 90,000 terms in every story would still be
+A field's words joined by single spaces, with a space at each end, hold a
+term exactly where its *needle* stands: its words joined the same way, between
+two spaces (no space after a ``*`` stem). ``str.find`` looks for a needle in
+C, much faster than comparing words one by one in Python (``list.count`` and
+``list.index`` compare every word of the field through the object protocol),
+and the spaces before a place count the words before it. All the fields of a
+story are joined into one string (``textview.JoinedWords``), so one search
+looks in all of them. Looking for each of 90,000 terms in every story would still be
 90,000 searches, so each term is searched only where it may stand: it has an
 *anchor*, its word fewest terms share, and one set intersection of the story's
 distinct words with the anchors (in C) gives the few terms in play; a term is
@@ -29,6 +30,7 @@ but capitals kept (``evaluate._case_words``); everything else with the folded wo
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import chain, compress
@@ -36,14 +38,14 @@ from typing import Any, NamedTuple
 
 import ahocorasick
 
-from monitor.matching.textview import SPACE_IN_WORD, FieldView
+from monitor.matching.textview import SPACE_IN_WORD, FieldView, JoinedWords
 
 #: term id -> its occurrences as (field index, first word, last word), in story order.
 Occurrences = dict[int, list[tuple[int, int, int]]]
 
 
 def needle(words: Sequence[str], prefix: bool) -> str:
-    """What stands in ``FieldView.joined`` where the term stands: a space, its words, a space.
+    """What stands in ``JoinedWords`` where the term stands: a space, its words, a space.
 
     A stem (``prefix``) has no space after it: more letters may follow.
     """
@@ -52,40 +54,46 @@ def needle(words: Sequence[str], prefix: bool) -> str:
 
 
 def search(
-    text: str, needle: str, size: int, field: int, start: int, found: list[tuple[int, int, int]]
+    joined: tuple[str, tuple[int, ...]],
+    needle: str,
+    size: int,
+    start: int,
+    found: list[tuple[int, int, int]],
 ) -> None:
-    """Append each place of ``needle`` (of ``size`` words) in ``text``, a joined field.
+    """Append each place of ``needle`` (of ``size`` words) in ``joined`` (``JoinedWords.get``).
 
     ``start`` is the first place (found by the caller). Overlapping places
     count: each next search starts one character on. The words before a place
-    are the spaces before it, counted on from the last place.
+    in its field are the spaces before it from the start of the field's part,
+    counted on from the last place in the same field.
     """
-    first = text.count(" ", 0, start)
+    text, starts = joined
+    field = bisect_right(starts, start) - 1
+    first = text.count(" ", starts[field], start)
     while True:
         found.append((field, first, first + size - 1))
         following = text.find(needle, start + 1)
         if following < 0:
             return
-        first += text.count(" ", start, following)
+        if field + 1 < len(starts) and following >= starts[field + 1]:
+            field = bisect_right(starts, following) - 1
+            first = text.count(" ", starts[field], following)
+        else:
+            first += text.count(" ", start, following)
         start = following
 
 
-def find_one(term: ExactTerm, text: str, fields: Sequence[FieldView]) -> list[tuple[int, int, int]]:
-    """Every occurrence of one term (``text``: its ``needle``), as ``evaluate.find_all``
-    yields them.
+def find_one(term: LazyTerm, joined: JoinedWords) -> list[tuple[int, int, int]]:
+    """Every occurrence of one term, as ``evaluate.find_all`` yields them.
 
     For the terms only some rules need: looked for only in the stories where
     such a rule is a candidate.
     """
-    size = len(term.words)
-    exact = term.case_sensitive
     found: list[tuple[int, int, int]] = []
-    for field in fields:
-        if field.norms:
-            joined = field.joined(exact)
-            start = joined.find(text)
-            if start >= 0:
-                search(joined, text, size, field.index, start, found)
+    text = joined.get(term.case_sensitive)
+    start = text[0].find(term.needle)
+    if start >= 0:
+        search(text, term.needle, term.size, start, found)
     return found
 
 
@@ -93,6 +101,38 @@ class ExactTerm(NamedTuple):
     words: tuple[str, ...]
     case_sensitive: bool
     prefix: bool  # the last word may be followed by more letters (a trailing ``*``)
+
+
+class LazyTerm(NamedTuple):
+    """An exact term looked for on demand (``find_one``), and the words it needs.
+
+    It can stand in a story only if its first word is there, and its last
+    unless it is a stem: ``folded`` holds them as they must be among the
+    story's folded words (for a case-sensitive term, only those in ASCII,
+    lower-cased; an ASCII word lower-cased is its folding), ``cased`` as they
+    must be among its words with capitals kept (case-sensitive terms only).
+    Both are empty for a one-word stem. Looking the words up in the story's
+    sets settles most lazy terms (two in three) without reading a field, and
+    keeping them with the needle makes a lazy term one look-up, not two.
+    """
+
+    needle: str
+    size: int
+    case_sensitive: bool
+    folded: tuple[str, ...]
+    cased: tuple[str, ...]
+
+
+def lazy_term(term: ExactTerm) -> LazyTerm:
+    words, case_sensitive, prefix = term
+    ends: tuple[str, ...] = ()
+    if not (prefix and len(words) == 1):
+        ends = (words[0],) if prefix else (words[0], words[-1])
+    text = needle(words, prefix)
+    if not case_sensitive:
+        return LazyTerm(text, len(words), False, ends, ())
+    lowered = tuple(word.lower() for word in ends if word.isascii())
+    return LazyTerm(text, len(words), True, lowered, ends)
 
 
 def first_folded(term: ExactTerm | None) -> str | None:
@@ -127,6 +167,22 @@ def first_words(terms: Iterable[ExactTerm | None]) -> frozenset[str] | None:
 _Entry = tuple[int, str, int]
 
 
+def _packed(words: Iterable[str]) -> dict[str, str]:
+    """A copy of each of ``words``, all made one after another so that they share few pages.
+
+    The words of the terms were made while the rules were read, among a
+    million other objects: the anchors and probes of 10,000 rules lay on about
+    13,000 memory pages, and the few hundred a story looks up mostly missed
+    the caches and the TLB. Copied in one go they fill about 650 pages.
+    """
+    copies: dict[str, str] = {}
+    for word in words:
+        if word not in copies:
+            # Decoding makes a new string; ``str(word)`` or a slice would return ``word``.
+            copies[word] = word.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+    return copies
+
+
 class _Mode:
     """The terms compared with one spelling of the story's words (folded, or case kept).
 
@@ -150,6 +206,11 @@ class _Mode:
             probe = whole[ranked[1] if len(ranked) > 1 else ranked[0]]
             entry = (term_id, needle(words, prefix), len(words))
             anchors.setdefault(whole[ranked[0]], []).append((entry, probe))
+        # Every story looks up a few hundred anchors and probes: copies packed together.
+        own = _packed(chain(anchors, (probe for pairs in anchors.values() for _, probe in pairs)))
+        anchors = {
+            own[word]: [(e, own[probe]) for e, probe in pairs] for word, pairs in anchors.items()
+        }
         #: anchor word -> its terms.
         self.anchors = {word: tuple(entry for entry, _ in pairs) for word, pairs in anchors.items()}
         #: anchor word -> the word that must be in the story too: the probe of its one
@@ -180,7 +241,8 @@ class _Mode:
         story too. The anchors present are one set intersection, their probes
         one pass in C (``compress`` over ``map``).
         """
-        present = list(self.words.intersection(vocabulary))
+        # A set unchanged between two passes yields its items in the same order.
+        present = self.words.intersection(vocabulary)
         probes = map(vocabulary.__contains__, map(self.probe.__getitem__, present))
         live: list[_Entry] = []
         for word in compress(present, probes):
@@ -203,10 +265,16 @@ class ExactIndex:
         self._cased = _Mode(modes[True])
         self._any_cased = bool(modes[True])
 
-    def find(self, fields: Sequence[FieldView], vocabulary: set[str]) -> Occurrences:
-        """Every occurrence of every term in ``fields``; ``vocabulary`` is their folded words."""
+    def find(
+        self, fields: Sequence[FieldView], joined: JoinedWords, vocabulary: set[str]
+    ) -> Occurrences:
+        """Every occurrence of every term in ``fields`` (``joined``: their words joined);
+        ``vocabulary`` is their folded words."""
         found: Occurrences = {}
-        self._scan(self._folded, self._folded.live(vocabulary), fields, False, found)
+        folded = self._folded
+        live = folded.live(vocabulary)
+        if live or folded.stems is not None:
+            self._scan(folded, live, joined.get(False), found)
         if not self._any_cased:
             return found
         cased = self._cased
@@ -217,32 +285,29 @@ class ExactIndex:
         ):
             return found  # no word of the story is an anchor with its capitals changed
         exact = set(chain.from_iterable(field.exact_words() for field in fields))
-        self._scan(cased, cased.live(exact), fields, True, found)
+        live = cased.live(exact)
+        if live or cased.stems is not None:
+            self._scan(cased, live, joined.get(True), found)
         return found
 
     @staticmethod
     def _scan(
         mode: _Mode,
         live: list[_Entry],
-        fields: Sequence[FieldView],
-        exact: bool,
+        joined: tuple[str, tuple[int, ...]],
         found: Occurrences,
     ) -> None:
         # A term has one anchor, so its occurrences come in story order: field by
         # field, and in each by position.
-        if not live and mode.stems is None:
-            return
-        for field in fields:
-            if not field.norms:
-                continue
-            text = field.joined(exact)
-            index = field.index
-            for term_id, term_needle, size in live:
-                start = text.find(term_needle)
-                if start >= 0:
-                    search(text, term_needle, size, index, start, found.setdefault(term_id, []))
-            if mode.stems is not None:
-                for end, (length, ids) in mode.stems.iter(text):
-                    at = text.count(" ", 0, end - length + 1)  # the words before its space
-                    for term_id in ids:
-                        found.setdefault(term_id, []).append((index, at, at))
+        text, starts = joined
+        for term_id, term_needle, size in live:
+            start = text.find(term_needle)
+            if start >= 0:
+                search(joined, term_needle, size, start, found.setdefault(term_id, []))
+        if mode.stems is not None:
+            for end, (length, ids) in mode.stems.iter(text):
+                place = end - length + 1  # its space
+                field = bisect_right(starts, place) - 1
+                at = text.count(" ", starts[field], place)  # the words before it in its field
+                for term_id in ids:
+                    found.setdefault(term_id, []).append((field, at, at))

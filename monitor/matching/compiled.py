@@ -31,9 +31,8 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 
-from monitor.matching.automaton import ExactIndex, ExactTerm, first_words, needle
+from monitor.matching.automaton import ExactIndex, ExactTerm, first_words, lazy_term
 from monitor.matching.document import FIELDS, FUZZY_MIN_LENGTH
 from monitor.matching.engine import in_scope
 from monitor.matching.evaluate import WILDCARD
@@ -49,7 +48,7 @@ from monitor.matching.plans import (
     StoryHits,
     Tree,
 )
-from monitor.matching.textview import read_story, term_words
+from monitor.matching.textview import JoinedWords, read_story, term_words
 from monitor.models import (
     And,
     Condition,
@@ -250,7 +249,7 @@ def rule_requirements(plan: RulePlan) -> list[Requirement] | None:
     return found
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Need:
     """A requirement split into keys known from the first pass and fuzzy keys scored lazily."""
 
@@ -264,18 +263,24 @@ class _Need:
 
 def _met(needs: list[_Need], present: set[int], story: StoryHits) -> bool:
     for need in needs:
-        if need.count == 1 and not present.isdisjoint(need.known):
-            continue
-        found = len(present.intersection(need.known))
-        if found >= need.count:
-            continue
+        count = need.count
+        if count == 1:
+            # The usual requirement: one of a few keys (no key known: ``isdisjoint``
+            # of an empty set is true at once, and no set is built).
+            if not present.isdisjoint(need.known):
+                continue
+            found = 0
+        else:
+            found = len(present.intersection(need.known))
+            if found >= count:
+                continue
         if need.words is not None and story.words.isdisjoint(need.words):
             return False  # none of the lazy terms can be found
         for key in need.lazy:
-            if found >= need.count:
-                break
             found += story.present(key)
-        if found < need.count:
+            if found >= count:
+                break
+        else:
             return False
     return True
 
@@ -313,23 +318,35 @@ class CompiledRules:
         chosen: list[list[Requirement] | None] = []
         for position, plan in enumerate(self._plans):
             needs = rule_requirements(plan)
-            chosen.append(needs)
             if needs is None:
+                chosen.append(None)
                 continue
             best = min(needs, key=lambda r: _index_cost(r, fuzzy), default=None)
             if best is None or _index_cost(best, fuzzy)[0] == 2:
                 self._always.append(position)
+                chosen.append(needs)
                 continue
             for key in best[0]:
                 self._index.setdefault(key, []).append(position)
+            # A candidate through one of these keys meets a requirement of one key:
+            # not checked again.
+            chosen.append([need for need in needs if need is not best or best[1] > 1])
         # Terms that find rules are looked for in every story; the others only
         # when a rule that needs them is a candidate.
         shared = set(self._index)
         self._exact = ExactIndex([(k, exact[k]) for k in sorted(shared) if k >= 0])
         self._fuzzy = FuzzyIndex([(k, fuzzy[k]) for k in sorted(shared) if k < 0], cache_size)
-        self._lazy_exact = {key: term for key, term in exact.items() if key not in shared}
-        self._lazy_needles = {k: needle(t.words, t.prefix) for k, t in self._lazy_exact.items()}
+        self._lazy_exact = [
+            None if key in shared else lazy_term(term) for key, term in enumerate(compiler.by_id)
+        ]
         self._lazy = {key: term for key, term in fuzzy.items() if key not in shared}
+        #: The rules ``in_scope`` may rule out (others apply to every story: the check
+        #: is skipped, and their Rule not read until they fire).
+        self._scoped = frozenset(
+            position
+            for position, rule in enumerate(self.rules)
+            if not rule.enabled or rule.sources or rule.languages or rule.max_age
+        )
         self._needs = [
             None if needs is None else self._split(needs, shared, exact) for needs in chosen
         ]
@@ -351,19 +368,22 @@ class CompiledRules:
     def hits(self, story: Story) -> StoryHits:
         """Every term of the rule set found in ``story`` (lazy fuzzy terms: when asked)."""
         fields = read_story(story)
-        vocabulary = set(chain.from_iterable(field.norms for field in fields))
+        joined = JoinedWords(fields)
+        vocabulary = set(fields[-1].norms)  # the body first: the longest
+        for field in fields[:-1]:
+            vocabulary.update(field.norms)
         return StoryHits(
             fields,
+            joined,
             vocabulary,
-            self._exact.find(fields, vocabulary),
+            self._exact.find(fields, joined, vocabulary),
             self._fuzzy.best(fields, vocabulary),
             self._lazy,
             self._lazy_exact,
-            self._lazy_needles,
         )
 
     def _candidates(self, found: StoryHits) -> tuple[list[int], set[int]]:
-        present = {key for key, spans in found.occurrences.items() if spans}
+        present = set(found.occurrences)  # the first pass keeps only terms it found
         for field_best in found.fuzzy:
             present.update(field_best)
         candidates = set(self._always)
@@ -380,10 +400,15 @@ class CompiledRules:
         candidates, present = self._candidates(found)
         tags = tuple(source_tags)
         hits = []
+        scoped = self._scoped
         for position in candidates:
-            rule = self.rules[position]
             needs = self._needs[position]
-            if needs is None or not in_scope(rule, story, tags) or not _met(needs, present, found):
+            if needs is None:
+                continue
+            rule = self.rules[position]
+            if position in scoped and not in_scope(rule, story, tags):
+                continue
+            if not _met(needs, present, found):
                 continue
             matches = self._plans[position].run(found)
             if matches is not None:

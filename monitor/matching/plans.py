@@ -11,24 +11,24 @@ rule's ``fields`` intersected with a leaf's own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from itertools import chain
 
 from rapidfuzz import fuzz, process
 
-from monitor.matching.automaton import ExactTerm, Occurrences, find_one
+from monitor.matching.automaton import LazyTerm, Occurrences, find_one
 from monitor.matching.evaluate import compile_regex
 from monitor.matching.fuzzyindex import Best, FuzzyTerm, windows_of
-from monitor.matching.textview import FieldView
+from monitor.matching.textview import FieldView, JoinedWords
 from monitor.models import Match
 
 Fields = tuple[int, ...]
 _NONE: list[tuple[int, int, int]] = []
 
 
-@dataclass
+@dataclass(slots=True)
 class StoryHits:
     """What every rule is evaluated on: the story's fields, exact occurrences, fuzzy bests.
 
@@ -39,12 +39,14 @@ class StoryHits:
     """
 
     fields: tuple[FieldView, ...]
+    joined: JoinedWords  # the words of all fields, where terms are looked for
     words: set[str]  # the distinct folded words of all fields
     occurrences: Occurrences
     fuzzy: list[Best]
-    lazy: Mapping[int, FuzzyTerm] = dataclass_field(default_factory=dict)
-    lazy_exact: Mapping[int, ExactTerm] = dataclass_field(default_factory=dict)
-    lazy_needles: Mapping[int, str] = dataclass_field(default_factory=dict)  # as ``needle``
+    lazy: Mapping[int, FuzzyTerm]
+    #: Indexed by exact term id (None: a term of the first pass). A list, not a
+    #: dict: one memory read instead of two in a table too big for the caches.
+    lazy_exact: Sequence[LazyTerm | None]
     _scored: dict[int, list[tuple[int, float] | None]] = dataclass_field(default_factory=dict)
     _windows: dict[int, list[list[str]]] = dataclass_field(default_factory=dict)
     _exact_words: set[str] | None = None
@@ -53,32 +55,23 @@ class StoryHits:
         found = self.occurrences.get(term)
         if found is not None:
             return found
-        lazy = self.lazy_exact.get(term)
+        lazy = self.lazy_exact[term]
         found = _NONE
         if lazy is not None and self._may_stand(lazy):
-            found = find_one(lazy, self.lazy_needles[term], self.fields)
+            found = find_one(lazy, self.joined)
         self.occurrences[term] = found
         return found
 
-    def _may_stand(self, term: ExactTerm) -> bool:
+    def _may_stand(self, term: LazyTerm) -> bool:
         """Whether ``term``'s first word (and its last, unless a stem) is in the story.
 
         find_one finds nothing otherwise. A case-sensitive word in ASCII is
         first looked for lower-cased among the folded words, at hand: the words
         with capitals kept are split out only if it is there.
         """
-        words, case_sensitive, prefix = term
-        if prefix and len(words) == 1:
-            return True
-        first, last = words[0], words[-1]
-        if case_sensitive:
-            folded = self.words
-            if first.isascii() and first.lower() not in folded:
-                return False
-            if not prefix and last.isascii() and last.lower() not in folded:
-                return False
-        vocabulary = self.vocabulary(case_sensitive)
-        return first in vocabulary and (prefix or last in vocabulary)
+        if not self.words.issuperset(term.folded):
+            return False
+        return not term.cased or self.vocabulary(True).issuperset(term.cased)
 
     def vocabulary(self, exact: bool = False) -> set[str]:
         """The distinct words of all fields (folded, or with capitals kept)."""
@@ -143,7 +136,7 @@ class StoryHits:
         return Match(kind, term, text, field.name, start, end, score)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntityPlan:
     name: str
     names: tuple[int | None, ...]  # one exact term per name, canonical first
@@ -180,7 +173,7 @@ def _near_ok(
     return False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeywordTerm:
     term: str  # as written in the rule
     words: tuple[str, ...]
@@ -189,7 +182,7 @@ class KeywordTerm:
     fuzzy: int | None  # fuzzy term key (negative) otherwise; None when it has no words
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeywordPlan:
     terms: tuple[KeywordTerm, ...]  # distinct by words, in rule order
     threshold: float
@@ -219,7 +212,7 @@ class KeywordPlan:
         return found
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leaf:
     """A leaf of the match tree with its field set; ``kind`` picks the evaluation."""
 
@@ -234,7 +227,7 @@ class Leaf:
     within: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     op: str  # and | or | not
     children: tuple[Tree, ...]
@@ -314,7 +307,7 @@ def _near(leaf: Leaf, story: StoryHits) -> list[Match]:
     return []
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RulePlan:
     """``engine.match_rule`` for one rule."""
 
