@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr
+from contextlib import contextmanager, nullcontext, redirect_stderr
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -364,7 +364,7 @@ def insert_cycle(
         f"watch-{n:02d}": [("slack", "#desk"), ("email", "desk@example.org")] for n in range(RULES)
     }
     hits = 0
-    with daemon_log_lines() if log_lines else _nothing():
+    with daemon_log_lines() if log_lines else nullcontext():
         started, cpu = time.perf_counter(), time.process_time()
         for first in range(0, len(work), per_poll):
             matched: list[Matched] = [
@@ -375,11 +375,6 @@ def insert_cycle(
             hits += store_stories(store, "bench", matched, routes)[1]
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     return seconds, cpu, hits
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def cycles(path: Path, now: datetime) -> tuple[list[str], list[tuple[float, float]]]:

@@ -481,9 +481,7 @@ class _Service:
         await asyncio.to_thread(send_ops, self.daemon.notifiers.values(), text)
 
     async def _rules_failed(self, error: RuleError) -> None:
-        for problem in error.problems:
-            event("reload_problem", logging.ERROR, problem=str(problem))
-        _reload_failed(f"{len(error.problems)} problem(s) in the rule files", error.hint)
+        _problems_failed([str(p) for p in error.problems], "the rule files", error.hint)
         if self._rules_broken:
             return  # one ops message per broken state, not one per save
         self._rules_broken = True
@@ -527,9 +525,7 @@ class _Service:
         except MonitorError as error:
             lines = error.message.splitlines()
             if len(lines) > 1:  # a config with several problems: one log line each
-                for line in lines:
-                    event("reload_problem", logging.ERROR, problem=line)
-                _reload_failed(f"{len(lines)} problem(s) in the config", error.hint)
+                _problems_failed(lines, "the config", error.hint)
             else:
                 _reload_failed(error.message, error.hint)
             return
@@ -607,6 +603,13 @@ def _prune(database: Path, retention_days: int, keep_hits: bool) -> PruneReport:
         return store.prune(retention_days, keep_hits=keep_hits)
     finally:
         store.close()
+
+
+def _problems_failed(problems: list[str], where: str, hint: str) -> None:
+    """A reload refused for located problems: one ``reload_problem`` line each, then why."""
+    for problem in problems:
+        event("reload_problem", logging.ERROR, problem=problem)
+    _reload_failed(f"{len(problems)} problem(s) in {where}", hint)
 
 
 def _reload_failed(reason: str, hint: str) -> None:

@@ -190,6 +190,21 @@ class NotifySocket:
         self._sock.close()
 
 
+def run_monitor(
+    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`monitor ARGS` as a real process, to its end (bounded); ``env`` replaces the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        env=None if env is None else dict(env),
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
 def write_config(
     tmp_path: Path,
     sources: dict[str, str],

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from harness import write_project
+from harness import run_monitor, write_project
 
 from monitor.cli import cli
 from monitor.store import Store, heartbeat
@@ -119,14 +118,7 @@ recipients = ["desk@example.org"]
 def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`monitor ARGS` as a real process, with neither secret in its environment."""
     environ = {k: v for k, v in os.environ.items() if k not in (HOOK, SMTP)}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        env={**environ, **(env or {})},
-        timeout=60,
-        check=False,
-    )
+    return run_monitor(*args, env={**environ, **(env or {})})
 
 
 @pytest.fixture

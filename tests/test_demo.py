@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
+
+from harness import run_monitor
 
 ROOT = Path(__file__).parent.parent
 ROW = re.compile(r"^\| (\w+) \| (.+?) \| (.+?) \| (yes|no[^|]*) \|", re.MULTILINE)
@@ -36,14 +36,7 @@ def run_demo(tmp_path: Path) -> tuple[str, str]:
         shutil.copytree(ROOT / "examples" / "feeds", tmp_path / "examples" / "feeds")
         shutil.copy(ROOT / "examples" / "demo.toml", tmp_path / "examples" / "demo.toml")
         shutil.copytree(ROOT / "rules", tmp_path / "rules")
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "run", "--once", "--config", "examples/demo.toml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_monitor("run", "--once", "--config", "examples/demo.toml", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return done.stdout, done.stderr
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from feedtext import HOUR_AGO, Item, atom, iso, rss
+from harness import run_monitor
 from servers import FeedServer, SlackServer, SmtpServer
 
 from monitor.timeutil import isoformat
@@ -100,16 +100,9 @@ recipients = ["desk@example.org"]
     return config
 
 
-def run_monitor(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_with_token(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TEST_SLACK_TOKEN": "xoxb-test-token", "NO_PROXY": "127.0.0.1"}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_monitor(*args, "--config", str(config), env=env)
 
 
 @pytest.fixture
@@ -129,7 +122,7 @@ def config(
 def test_once_delivers_each_alert_to_slack_and_email(
     config: Path, slack_server: SlackServer, smtp_server: SmtpServer
 ) -> None:
-    result = run_monitor(config, "run", "--once")
+    result = run_with_token(config, "run", "--once")
 
     assert result.returncode == 0, result.stderr
     slack_texts = sorted((m["channel"], m["text"].splitlines()[0]) for m in slack_server.messages)
@@ -148,7 +141,7 @@ def test_once_delivers_each_alert_to_slack_and_email(
 
 
 def test_failing_sources_are_reported_and_skipped(config: Path) -> None:
-    result = run_monitor(config, "run", "--once")
+    result = run_with_token(config, "run", "--once")
 
     assert result.returncode == 0
     failures = [line for line in result.stderr.splitlines() if "event=fetch_failed" in line]
@@ -162,10 +155,10 @@ def test_failing_sources_are_reported_and_skipped(config: Path) -> None:
 def test_second_run_over_unchanged_feeds_sends_nothing(
     config: Path, slack_server: SlackServer, smtp_server: SmtpServer
 ) -> None:
-    assert run_monitor(config, "run", "--once").returncode == 0
+    assert run_with_token(config, "run", "--once").returncode == 0
     slack_before, mail_before = len(slack_server.messages), len(smtp_server.messages)
 
-    second = run_monitor(config, "run", "--once")
+    second = run_with_token(config, "run", "--once")
 
     assert second.returncode == 0
     assert "hits=0" in second.stderr.splitlines()[-1]
@@ -174,9 +167,9 @@ def test_second_run_over_unchanged_feeds_sends_nothing(
 
 
 def test_hits_json_lists_what_was_stored(config: Path) -> None:
-    run_monitor(config, "run", "--once")
+    run_with_token(config, "run", "--once")
 
-    listed = run_monitor(config, "hits", "--format", "json")
+    listed = run_with_token(config, "hits", "--format", "json")
 
     assert listed.returncode == 0, listed.stderr
     hits = json.loads(listed.stdout)
@@ -205,14 +198,14 @@ def test_failed_slack_delivery_stays_pending_and_goes_out_next_cycle(
 ) -> None:
     slack_server.fail_next("500", count=2)
 
-    first = run_monitor(config, "run", "--once")
+    first = run_with_token(config, "run", "--once")
 
     assert first.returncode == 0
     assert slack_server.messages == []
     assert len(slack_server.failures_served) == 2
     assert "event=delivery_failed" in first.stderr
 
-    second = run_monitor(config, "run", "--once")
+    second = run_with_token(config, "run", "--once")
 
     assert second.returncode == 0
     assert len(slack_server.messages) == 2
@@ -222,7 +215,7 @@ def test_bad_config_exits_non_zero_with_a_fix(tmp_path: Path) -> None:
     config = tmp_path / "monitor.toml"
     config.write_text('database = "x.db"\nrulez = "rules"\n')
 
-    result = run_monitor(config, "run", "--once")
+    result = run_with_token(config, "run", "--once")
 
     assert result.returncode == 1
     assert "rulez" in result.stderr and "did you mean 'rules'" in result.stderr

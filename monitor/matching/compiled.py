@@ -29,12 +29,13 @@ swaps one reference; the fuzzy cache lives and dies with its compiled set.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from monitor.matching.automaton import ExactIndex, ExactTerm, first_words, lazy_term
 from monitor.matching.document import FIELDS, FUZZY_MIN_LENGTH
-from monitor.matching.engine import in_scope
+from monitor.matching.engine import always_in_scope, in_scope
 from monitor.matching.evaluate import WILDCARD
 from monitor.matching.fuzzyindex import CACHE_SIZE, THRESHOLD_FLOOR, FuzzyIndex, FuzzyTerm
 from monitor.matching.plans import (
@@ -311,7 +312,6 @@ class CompiledRules:
         self.rules = tuple(rules)
         compiler = _Compiler()
         self._plans = [compiler.rule(rule) for rule in self.rules]
-        exact = {position: term for term, position in compiler.exact.items()}
         fuzzy = {-1 - position: term for term, position in compiler.fuzzy.items()}
         self._index: dict[int, list[int]] = {}
         self._always: list[int] = []
@@ -334,6 +334,7 @@ class CompiledRules:
         # Terms that find rules are looked for in every story; the others only
         # when a rule that needs them is a candidate.
         shared = set(self._index)
+        exact = compiler.by_id  # exact term id -> term
         self._exact = ExactIndex([(k, exact[k]) for k in sorted(shared) if k >= 0])
         self._fuzzy = FuzzyIndex([(k, fuzzy[k]) for k in sorted(shared) if k < 0], cache_size)
         self._lazy_exact = [
@@ -343,9 +344,7 @@ class CompiledRules:
         #: The rules ``in_scope`` may rule out (others apply to every story: the check
         #: is skipped, and their Rule not read until they fire).
         self._scoped = frozenset(
-            position
-            for position, rule in enumerate(self.rules)
-            if not rule.enabled or rule.sources or rule.languages or rule.max_age
+            position for position, rule in enumerate(self.rules) if not always_in_scope(rule)
         )
         self._needs = [
             None if needs is None else self._split(needs, shared, exact) for needs in chosen
@@ -356,12 +355,13 @@ class CompiledRules:
 
     @staticmethod
     def _split(
-        needs: list[Requirement], shared: set[int], exact: dict[int, ExactTerm]
+        needs: list[Requirement], shared: set[int], exact: Sequence[ExactTerm]
     ) -> list[_Need]:
         split = []
         for keys, count in needs:
             lazy = tuple(k for k in keys if k not in shared)
-            words = first_words(exact.get(k) for k in lazy) if lazy else None
+            # A negative key is a fuzzy term: no first word known.
+            words = first_words(exact[k] if k >= 0 else None for k in lazy) if lazy else None
             split.append(_Need(frozenset(k for k in keys if k in shared), lazy, count, words))
         return sorted(split, key=lambda need: len(need.lazy) > 0)  # cheap checks first
 
@@ -444,16 +444,28 @@ def compile_rules(
     ``long_lived`` (the daemon, a replay): the set is then kept out of later
     collections (``exempt_from_collections``).
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         compiled = CompiledRules(rules, cache_size)
-    finally:
-        if paused:
-            gc.enable()
     if long_lived:
         exempt_from_collections()
     return compiled
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off inside the block (back on after, if it was on).
+
+    For building large acyclic structures (a compiled rule set, a loaded rule
+    folder): the collections their growth sets off walk every object of the
+    process and find nothing to free.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def exempt_from_collections() -> None:

@@ -86,6 +86,12 @@ def in_scope(rule: Rule, story: Story, source_tags: Iterable[str] = ()) -> bool:
     return not (rule.max_age and story.fetched_at - story.published_at > rule.max_age)
 
 
+def always_in_scope(rule: Rule) -> bool:
+    """Whether ``in_scope`` holds for ``rule`` on every story (none of its checks applies),
+    so a matcher may skip it."""
+    return rule.enabled and not (rule.sources or rule.languages or rule.max_age)
+
+
 def match_story(rules: Iterable[Rule], story: Story, source_tags: Iterable[str] = ()) -> list[Hit]:
     """Every rule that fires on ``story``, with its explanation."""
     doc = prepare(story)

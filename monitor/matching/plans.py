@@ -71,12 +71,10 @@ class StoryHits:
         """
         if not self.words.issuperset(term.folded):
             return False
-        return not term.cased or self.vocabulary(True).issuperset(term.cased)
+        return not term.cased or self.cased_words().issuperset(term.cased)
 
-    def vocabulary(self, exact: bool = False) -> set[str]:
-        """The distinct words of all fields (folded, or with capitals kept)."""
-        if not exact:
-            return self.words
+    def cased_words(self) -> set[str]:
+        """The distinct words of all fields with capitals kept (``words`` are folded)."""
         if self._exact_words is None:
             words = chain.from_iterable(field.exact_words() for field in self.fields)
             self._exact_words = set(words)

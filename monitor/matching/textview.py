@@ -235,7 +235,7 @@ def _join(fields: Sequence[FieldView], exact: bool) -> tuple[str, tuple[int, ...
         if words:
             part = " ".join(["", *words, ""])
             # A letter folded to words ("ﷺ"); words folded byte by byte have no space.
-            if field._wide and part.count(" ") != len(words) + 1:
+            if not field.ascii_words() and part.count(" ") != len(words) + 1:
                 part = " ".join(["", *(word.replace(" ", SPACE_IN_WORD) for word in words), ""])
         parts.append(part)
         at += len(part) + len(FIELD_BREAK)

@@ -8,7 +8,6 @@ rules, so a running daemon can keep its last good rule set.
 from __future__ import annotations
 
 import difflib
-import gc
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 
 from monitor.errors import Problem, RuleError
+from monitor.matching.compiled import collector_paused
 from monitor.matching.evaluate import compile_regex
 from monitor.matching.normalize import has_words, term_words
 from monitor.models import (
@@ -736,13 +736,8 @@ def load_rule_set(folder: FsPath, channels: Iterable[str] | None = None) -> Rule
     (values and their positions), none of them in a cycle, and the full
     collections their growth set off took a third of the time they took to load.
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _load_rule_set(folder, channels)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _load_rule_set(folder: FsPath, channels: Iterable[str] | None) -> RuleSet:
@@ -780,7 +775,7 @@ def _load_rule_set(folder: FsPath, channels: Iterable[str] | None) -> RuleSet:
         problems.extend(found)
         # A file with other problems still claims its id, so a clash with it is
         # reported in the same run rather than after those are fixed.
-        rule_id = rule.id if rule else declared_id(doc, file.stem)
+        rule_id = declared_id(doc, file.stem)
         if rule_id is not None and rule_id in first_seen:
             # Point at the `id:` value when there is one (else the top of the rule).
             line, col = doc.position(("id",))

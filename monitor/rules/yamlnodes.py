@@ -327,9 +327,14 @@ class _Converter:
             raise _Problem(_unmakeable(scalar, line[mark.column :], exc), mark) from None
 
 
+def _shown(tag: str) -> str:
+    """A tag as it is written in YAML: ``!!int`` for the standard ``tag:yaml.org,2002:int``."""
+    return "!!" + tag.removeprefix(_STANDARD) if tag.startswith(_STANDARD) else tag
+
+
 def _tagged_collection(tag: str) -> str:
     """Why a list or mapping with a tag of its own (``!foo [a]``, ``!!set``) is refused."""
-    shown = tag.replace(_STANDARD, "!!", 1) if tag.startswith(_STANDARD) else tag
+    shown = _shown(tag)
     return f"unknown tag {shown} on a list or mapping; rule values take no tags, so remove it"
 
 
@@ -342,7 +347,7 @@ def _unmakeable(scalar: yaml.Node, written: str, exc: Exception) -> str:
     value = scalar.value if len(scalar.value) <= 40 else scalar.value[:37] + "..."
     if scalar.tag == _MERGE:
         return "merge keys (<<) are not supported in rule files; write the keys out"
-    tag = scalar.tag.replace(_STANDARD, "!!", 1) if scalar.tag.startswith(_STANDARD) else scalar.tag
+    tag = _shown(scalar.tag)
     kind = _KINDS.get(scalar.tag)
     if kind is None:
         return f"unknown tag {tag}; rule values take no tags, so remove it"

@@ -204,8 +204,7 @@ class Store:
                     self._bands.begin()
                 yield
                 if outermost:
-                    owed.index_stories(self.conn)
-                    owed.count_rows(self.conn)
+                    owed.pay(self.conn)
             if outermost:
                 self._sources.update(owed.sources)
                 owed.sources.clear()
@@ -489,8 +488,7 @@ class Store:
         """
         # Inside a batch: the delete trigger needs them indexed, and retention drops
         # count rows that reach zero, which must not happen before they are counted.
-        self._owed.index_stories(self.conn)
-        self._owed.count_rows(self.conn)
+        self._owed.pay(self.conn)
         try:
             return retention.prune(self.conn, retention_days, keep_hits, dry_run, now)
         except sqlite3.OperationalError as exc:
@@ -553,19 +551,13 @@ class Store:
 
         For replayed hits: they are history, not news, so no alert goes out.
         A rule's hit on a cluster that has one already is skipped, as in
-        ``save``. Returns how many were stored.
+        ``save``. Returns how many were stored. Each hit's story is the stored
+        one (a replay reads it back), so its source is the stored story's.
         """
         now = isoformat(utcnow())
         stored = 0
-        sources: dict[int, str] = {}
         with self._write():
             for story_id, cluster_id, hit in hits:
-                if story_id not in sources:
-                    row = self.conn.execute(
-                        "SELECT source FROM stories WHERE id = ?", [story_id]
-                    ).fetchone()
-                    sources[story_id] = row[0] if row else ""
-                stored += len(
-                    self._save_hits(story_id, cluster_id, sources[story_id], [hit], {}, now)
-                )
+                found = self._save_hits(story_id, cluster_id, hit.story.source, [hit], {}, now)
+                stored += len(found)
         return stored

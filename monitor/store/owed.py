@@ -44,6 +44,11 @@ class Owed:
         del self.deliveries[mark[2] :]
         del self.sources[mark[3] :]
 
+    def pay(self, conn: sqlite3.Connection) -> None:
+        """Write everything owed (just before a commit): the index rows, then the counts."""
+        self.index_stories(conn)
+        self.count_rows(conn)
+
     def index_stories(self, conn: sqlite3.Connection) -> None:
         """Add the queued stories to the full-text index.
 
